@@ -1,0 +1,91 @@
+/** The static configuration file (JSON). Unknown keys are refused so a typo never goes unnoticed. */
+import { Schema } from "effect"
+
+const Recipients = Schema.Array(Schema.String)
+
+export const ServiceConfig = Schema.Struct({
+  /** Bash script run as `bash <script> <docId> <patientId> <service>`. */
+  script: Schema.String,
+  /** Extra environment for the script. */
+  env: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+})
+export type ServiceConfig = typeof ServiceConfig.Type
+
+export const UserConfig = Schema.Struct({
+  name: Schema.String,
+  role: Schema.Literal("viewer", "operator", "admin"),
+  /** `scrypt:<salt-hex>:<hash-hex>` */
+  passwordHash: Schema.String
+})
+
+export const StaticConfig = Schema.Struct({
+  /** Where the SQLite database and run logs live. */
+  dataDir: Schema.String,
+  /** IANA zone of the server, for the daily 03:00 cleanup. */
+  timezone: Schema.optionalWith(Schema.String, { default: () => "UTC" }),
+  firestore: Schema.Struct({
+    /** `embedded`: start the demo emulator in process; `live`: real project (or FIRESTORE_EMULATOR_HOST). */
+    mode: Schema.Literal("embedded", "live"),
+    projectId: Schema.String,
+    credentialsFile: Schema.optional(Schema.String),
+    connectivityTimeoutMs: Schema.optionalWith(Schema.Number, { default: () => 5000 })
+  }),
+  services: Schema.Struct({
+    "Gen-Decoder": ServiceConfig,
+    "Epi-Insight": ServiceConfig,
+    "Omni-Health": ServiceConfig
+  }),
+  paths: Schema.Struct({
+    patientBaseDir: Schema.String,
+    userDataDir: Schema.String,
+    minicondaBase: Schema.optionalWith(Schema.String, { default: () => "" }),
+    pipelinesRoot: Schema.String
+  }),
+  sandbox: Schema.Struct({
+    scratchRoot: Schema.optionalWith(Schema.String, { default: () => "/var/tmp/lomi-scratch" }),
+    bwrapPath: Schema.optionalWith(Schema.String, { default: () => "bwrap" }),
+    cacheDir: Schema.optional(Schema.String),
+    /** [repo, path relative to the repo] pairs that each run gets a private writable copy of. */
+    repoWriteWhitelist: Schema.optionalWith(Schema.Array(Schema.Tuple(Schema.String, Schema.String)), {
+      default: () => []
+    })
+  }),
+  mail: Schema.Struct({
+    host: Schema.String,
+    port: Schema.Number,
+    secure: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+    ignoreTLS: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+    user: Schema.optional(Schema.String),
+    password: Schema.optional(Schema.String),
+    from: Schema.String,
+    dashboardUrl: Schema.optionalWith(Schema.String, { default: () => "http://127.0.0.1:8080" }),
+    recipients: Schema.Struct({
+      upload_reminder: Recipients,
+      permanent_failure: Recipients,
+      manual_add: Recipients
+    })
+  }),
+  health: Schema.optionalWith(
+    Schema.Struct({
+      geminiBaseUrl: Schema.optionalWith(Schema.String, {
+        default: () => "https://generativelanguage.googleapis.com"
+      }),
+      /** The Omni-Health pipeline's .env holding GEMINI_API_KEY. */
+      geminiEnvFile: Schema.optional(Schema.String),
+      ocrUrl: Schema.optionalWith(Schema.String, { default: () => "http://127.0.0.1:18000" }),
+      ttlSeconds: Schema.optionalWith(Schema.Number, { default: () => 60 }),
+      timeoutMs: Schema.optionalWith(Schema.Number, { default: () => 5000 })
+    }),
+    { default: () => ({ geminiBaseUrl: "https://generativelanguage.googleapis.com", ocrUrl: "http://127.0.0.1:18000", ttlSeconds: 60, timeoutMs: 5000 }) }
+  ),
+  http: Schema.optionalWith(
+    Schema.Struct({
+      host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
+      port: Schema.optionalWith(Schema.Number, { default: () => 8080 }),
+      users: Schema.optionalWith(Schema.Array(UserConfig), { default: () => [] })
+    }),
+    { default: () => ({ host: "127.0.0.1", port: 8080, users: [] }) }
+  )
+})
+export type StaticConfig = typeof StaticConfig.Type
+export type StaticConfigEncoded = typeof StaticConfig.Encoded
