@@ -1,0 +1,32 @@
+/**
+ * Typed mailboxes: the only way actors talk to each other. The kernel owns
+ * every mailbox; an actor takes from its own and offers to others by Tag.
+ */
+import { Context, Effect, Layer, Queue } from "effect"
+import { Activity } from "./activity.ts"
+
+export interface Mailbox<A> {
+  readonly post: (message: A) => Effect.Effect<void>
+  /** Handles messages one at a time, forever. A handler's failure or defect is the caller's to catch. */
+  readonly serve: <E, R>(handle: (message: A) => Effect.Effect<void, E, R>) => Effect.Effect<never, E, R>
+  readonly size: Effect.Effect<number>
+}
+
+export const makeMailbox = <A>(capacity: number): Effect.Effect<Mailbox<A>, never, Activity> =>
+  Effect.gen(function* () {
+    const activity = yield* Activity
+    const queue = yield* Queue.bounded<A>(capacity)
+    return {
+      post: (message) => activity.begin.pipe(Effect.zipRight(Queue.offer(queue, message)), Effect.asVoid),
+      serve: (handle) =>
+        Queue.take(queue).pipe(
+          Effect.flatMap((message) => handle(message).pipe(Effect.ensuring(activity.end))),
+          Effect.forever
+        ),
+      size: Queue.size(queue)
+    }
+  })
+
+/** Declares a mailbox Tag together with the layer that creates it. */
+export const mailboxLayer = <I, A>(tag: Context.Tag<I, Mailbox<A>>, capacity = 4096) =>
+  Layer.effect(tag, makeMailbox<A>(capacity))

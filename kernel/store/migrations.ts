@@ -1,0 +1,95 @@
+/**
+ * Forward-only, numbered schema migrations. The database records the highest
+ * migration applied; a database from a newer release (a number we don't know)
+ * or one that fails SQLite's integrity check is refused, never rewritten.
+ */
+export interface Migration {
+  readonly id: number
+  readonly name: string
+  readonly sql: ReadonlyArray<string>
+}
+
+export const MIGRATIONS: ReadonlyArray<Migration> = [
+  {
+    id: 1,
+    name: "initial",
+    sql: [
+      `CREATE TABLE job_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        patient_id TEXT,
+        patient_name TEXT,
+        collection_date TEXT,
+        state TEXT NOT NULL,
+        attempt INTEGER NOT NULL CHECK (attempt >= 1),
+        scheduled_run_at TEXT,
+        started_at TEXT,
+        finished_at TEXT,
+        exit_code INTEGER,
+        error_message TEXT,
+        notes TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      `CREATE INDEX job_runs_doc ON job_runs (doc_id, id)`,
+      `CREATE INDEX job_runs_state ON job_runs (state, scheduled_run_at, id)`,
+      `CREATE INDEX job_runs_patient ON job_runs (patient_id)`,
+      `CREATE INDEX job_runs_finished ON job_runs (finished_at)`,
+      `CREATE INDEX job_runs_created ON job_runs (created_at, id)`,
+      `CREATE TABLE manual_holds (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('holding', 'released', 'cancelled')),
+        created_by TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      `CREATE UNIQUE INDEX manual_holds_one_holding ON manual_holds (doc_id) WHERE state = 'holding'`,
+      `CREATE TABLE command_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        name TEXT NOT NULL,
+        args TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('started', 'ok', 'refused', 'error')),
+        result TEXT,
+        finished_at TEXT
+      )`,
+      `CREATE INDEX command_log_at ON command_log (at)`,
+      `CREATE TABLE notifications_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        template TEXT NOT NULL,
+        doc_id TEXT,
+        recipients TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'skipped')),
+        error TEXT
+      )`,
+      `CREATE INDEX notifications_log_at ON notifications_log (at)`,
+      `CREATE TABLE tunables (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT
+      )`,
+      `CREATE TABLE ocr_cache (
+        doc_id TEXT PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        ocr_path TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      )`,
+      `CREATE INDEX ocr_cache_created ON ocr_cache (created_at)`,
+      `CREATE TABLE health_cache (
+        name TEXT PRIMARY KEY,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        checked_at TEXT NOT NULL
+      )`
+    ]
+  }
+]
+
+export const LATEST_MIGRATION = MIGRATIONS.reduce((max, m) => Math.max(max, m.id), 0)
