@@ -87,9 +87,11 @@ export const makeSmtpMailer = (
           onTimeout: () => new MailError({ message: `SMTP send via ${server} timed out after ${t.sendTimeoutMs} ms` })
         })
       )
-      if (info.rejected.length > 0) {
+      // nodemailer succeeds when at least one recipient was accepted; the rest are only reported.
+      const rejected: ReadonlyArray<string> = info.rejected ?? []
+      if (rejected.length > 0) {
         yield* Effect.logWarning("SMTP server rejected some recipients").pipe(
-          Effect.annotateLogs({ rejected: info.rejected.join(", "), subject: message.subject })
+          Effect.annotateLogs({ rejected: rejected.join(", "), subject: message.subject })
         )
       }
     })

@@ -49,7 +49,7 @@ const templateText = (template: EmailTemplate, ctx: EmailContext): TemplateText 
   switch (template) {
     case "upload_reminder":
       return {
-        subject: `[Lomi] Upload reminder: ${ctx.service} order ${ctx.docId} (patient ${patient})`,
+        subject: `[Lomi] Upload reminder: ${ctx.service} order ${ctx.docId}, patient ${patient}`,
         heading: `Upload reminder: ${ctx.service}`,
         intro: [
           `A new ${ctx.service} order has arrived and is waiting for its lab data.`,
@@ -58,7 +58,7 @@ const templateText = (template: EmailTemplate, ctx: EmailContext): TemplateText 
       }
     case "permanent_failure":
       return {
-        subject: `[Lomi] Permanent failure: ${ctx.service} order ${ctx.docId} (patient ${patient})`,
+        subject: `[Lomi] Permanent failure: ${ctx.service} order ${ctx.docId}, patient ${patient}`,
         heading: `Permanent failure: ${ctx.service}`,
         intro: [
           `The ${ctx.service} pipeline for this order has failed and will not be retried automatically.`,
@@ -67,7 +67,7 @@ const templateText = (template: EmailTemplate, ctx: EmailContext): TemplateText 
       }
     case "manual_add":
       return {
-        subject: `[Lomi] Manual add: please upload ${ctx.service} data for order ${ctx.docId} (patient ${patient})`,
+        subject: `[Lomi] Manual add: please upload ${ctx.service} data for order ${ctx.docId}, patient ${patient}`,
         heading: `Manual add: ${ctx.service}`,
         intro: [
           "This order was added by hand on the dashboard: its lab data will not arrive automatically.",
