@@ -1,0 +1,190 @@
+/**
+ * A child process in its own process group, as a scoped resource.
+ *
+ * Both executors (plain and bubblewrap) start their child through here. The
+ * child is spawned detached, so it leads a new process group (and session);
+ * every descendant that does not deliberately leave the group is reached by a
+ * signal to `-pgid`. Closing the scope ends the group:
+ *
+ *   members alive? ── no ──▶ done
+ *        │ yes
+ *   SIGTERM the group, wait up to `killGrace` for every member to go
+ *        │ still alive
+ *   SIGKILL the group, wait (bounded) until it is gone
+ *
+ * "Alive" means present in /proc and not a zombie: a zombie has already
+ * released everything it held, and on hosts whose pid 1 does not reap
+ * orphans (some container inits) zombies never disappear.
+ *
+ * The group is ended even when the leader has already exited normally, so a
+ * background grandchild left running by a pipeline does not outlive its run.
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import { promises as fs } from "node:fs"
+import * as path from "node:path"
+import { Deferred, Duration, Effect, Exit, Schedule, type Scope } from "effect"
+import { SpawnError, type PipelineExit, type RunningPipeline } from "../ports/process.ts"
+
+export interface GroupSpawn {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  readonly env: Readonly<Record<string, string | undefined>>
+  /** stdout and stderr are appended here; parent directories are created. */
+  readonly logFile: string
+  readonly killGrace: Duration.Duration
+  /** Working directory of the child; the daemon's when absent. */
+  readonly cwd?: string
+}
+
+export interface SpawnedGroup extends RunningPipeline {
+  /** The group id (the leader's pid). */
+  readonly pgid: number
+}
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/** How long after SIGKILL we keep checking that the group is gone before giving up (and logging). */
+const afterKillWait = Duration.seconds(5)
+const pollEvery = Schedule.spaced(Duration.millis(25))
+
+/**
+ * Pids of the live (non-zombie) processes whose process group is `pgid`.
+ * Reads /proc: Linux only, like bubblewrap.
+ */
+export const groupMembers = (pgid: number): Effect.Effect<ReadonlyArray<number>> =>
+  Effect.promise(async () => {
+    const entries = await fs.readdir("/proc").catch(() => [] as Array<string>)
+    const pids = entries.filter((name) => /^\d+$/.test(name))
+    const members = await Promise.all(
+      pids.map(async (pid) => {
+        const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")
+        // Fields after the command name (which may contain spaces and parens): state ppid pgrp ...
+        const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+        const state = rest[0]
+        const pgrp = Number(rest[2])
+        return state !== undefined && state !== "Z" && state !== "X" && pgrp === pgid ? Number(pid) : undefined
+      })
+    )
+    return members.filter((pid): pid is number => pid !== undefined)
+  })
+
+/** True while the process is present and not a zombie. */
+export const processAlive = (pid: number): Effect.Effect<boolean> =>
+  Effect.promise(async () => {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")
+    if (stat === "") return false
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]
+    return state !== "Z" && state !== "X"
+  })
+
+const signalGroup = (pgid: number, signal: NodeJS.Signals): Effect.Effect<void> =>
+  Effect.sync(() => {
+    try {
+      process.kill(-pgid, signal)
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  })
+
+const waitGroupGone = (pgid: number): Effect.Effect<void> =>
+  groupMembers(pgid).pipe(
+    Effect.repeat({ schedule: pollEvery, until: (members) => members.length === 0 }),
+    Effect.asVoid
+  )
+
+/**
+ * SIGTERM, grace, SIGKILL, for a whole process group. Returns how it ended:
+ * `gone` (nothing was left), `terminated` (SIGTERM sufficed), `killed`
+ * (needed SIGKILL), `stuck` (members still present after SIGKILL; logged).
+ */
+export const endGroup = (
+  pgid: number,
+  killGrace: Duration.Duration
+): Effect.Effect<"gone" | "terminated" | "killed" | "stuck"> =>
+  Effect.gen(function* () {
+    const before = yield* groupMembers(pgid)
+    if (before.length === 0) return "gone" as const
+    yield* signalGroup(pgid, "SIGTERM")
+    const termed = yield* waitGroupGone(pgid).pipe(Effect.timeout(killGrace), Effect.option)
+    if (termed._tag === "Some") return "terminated" as const
+    yield* signalGroup(pgid, "SIGKILL")
+    const killed = yield* waitGroupGone(pgid).pipe(Effect.timeout(afterKillWait), Effect.option)
+    if (killed._tag === "Some") return "killed" as const
+    const left = yield* groupMembers(pgid)
+    yield* Effect.logError("process group survived SIGKILL").pipe(Effect.annotateLogs({ pgid, left: left.join(",") }))
+    return "stuck" as const
+  })
+
+const openLog = (logFile: string): Effect.Effect<fs.FileHandle, SpawnError> =>
+  Effect.tryPromise({
+    try: async () => {
+      await fs.mkdir(path.dirname(logFile), { recursive: true })
+      return fs.open(logFile, "a")
+    },
+    catch: (error) => new SpawnError({ message: `cannot open log file ${logFile}: ${errorText(error)}` })
+  })
+
+const launch = (
+  spec: GroupSpawn,
+  exited: Deferred.Deferred<PipelineExit>
+): Effect.Effect<ChildProcess, SpawnError> =>
+  Effect.acquireUseRelease(
+    openLog(spec.logFile),
+    (log) =>
+      Effect.async<ChildProcess, SpawnError>((resume) => {
+        let settled = false
+        const settle = (effect: Effect.Effect<ChildProcess, SpawnError>) => {
+          if (settled) return
+          settled = true
+          resume(effect)
+        }
+        let child: ChildProcess
+        try {
+          child = spawn(spec.command, [...spec.args], {
+            detached: true,
+            stdio: ["ignore", log.fd, log.fd],
+            env: spec.env,
+            ...(spec.cwd === undefined ? {} : { cwd: spec.cwd })
+          })
+        } catch (error) {
+          settle(Effect.fail(new SpawnError({ message: `cannot spawn ${spec.command}: ${errorText(error)}` })))
+          return
+        }
+        child.once("spawn", () => settle(Effect.succeed(child)))
+        // Persistent: an 'error' without a listener would crash the daemon.
+        child.on("error", (error) =>
+          settle(Effect.fail(new SpawnError({ message: `cannot spawn ${spec.command}: ${errorText(error)}` })))
+        )
+        child.once("exit", (code, signal) => {
+          Deferred.unsafeDone(exited, Exit.succeed({ code, signal }))
+        })
+      }),
+    // The child holds its own copy of the descriptor; ours is not needed once it runs.
+    (log) => Effect.promise(() => log.close().catch(() => undefined))
+  )
+
+/**
+ * Spawns `command args` detached with stdout+stderr appended to `logFile`.
+ * The returned pipeline's `exit` completes when the leader exits; closing the
+ * scope ends the whole group (see the header).
+ */
+export const spawnGroup = (spec: GroupSpawn): Effect.Effect<SpawnedGroup, SpawnError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const exited = yield* Deferred.make<PipelineExit>()
+    const child = yield* Effect.acquireRelease(launch(spec, exited), (child) => {
+      const pgid = child.pid
+      if (pgid === undefined) return Effect.void
+      return endGroup(pgid, spec.killGrace).pipe(
+        Effect.tap((how) =>
+          how === "gone" ? Effect.void : Effect.log(`process group ended (${how})`).pipe(Effect.annotateLogs({ pgid }))
+        ),
+        // The leader is ours: wait for node to reap it so `exit` is settled, bounded in case it was stuck.
+        Effect.zipRight(Deferred.await(exited).pipe(Effect.timeout(afterKillWait), Effect.ignore))
+      )
+    })
+    const pgid = child.pid
+    if (pgid === undefined) {
+      return yield* Effect.fail(new SpawnError({ message: `cannot spawn ${spec.command}: no pid` }))
+    }
+    return { pid: pgid, pgid, exit: Deferred.await(exited) }
+  })
