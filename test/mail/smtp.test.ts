@@ -81,6 +81,19 @@ describe("SMTP mailer", () => {
     })
   )
 
+  it.scopedLive("one refused recipient among several still delivers to the others", () =>
+    Effect.gen(function* () {
+      const server = yield* startSmtpServer({
+        onRcptTo(address, _session, callback) {
+          callback(address.address === "gone@lab.test" ? Object.assign(new Error("gone"), { responseCode: 550 }) : null)
+        }
+      })
+      const mailer = yield* makeSmtpMailer(mailConfig(server.port))
+      yield* mailer.send(message(["gone@lab.test", "lab@lab.test"]))
+      expect(server.received.map((m) => m.to)).toEqual([["lab@lab.test"]])
+    })
+  )
+
   it.scopedLive("a refused message body is a MailError carrying the server's reply", () =>
     Effect.gen(function* () {
       const server = yield* startSmtpServer({ rejectData: "message looks like spam" })
