@@ -16,12 +16,12 @@
 import { mkdir, rm, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { FirestoreState } from "@firestore-emulator/server"
-import { FirestoreServiceV1Impl } from "@firestore-emulator/server/dist/server/FirestoreServiceV1Impl/index.js"
 import { Server, ServerCredentials } from "@grpc/grpc-js"
 import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { FirestoreError, FirestorePort } from "../ports/firestore.ts"
 import { acquireDocEditor } from "./doc-editor.ts"
+import { EmulatorService } from "./emulator-service.ts"
 import { describeError } from "./errors.ts"
 import { makeLiveFirestore } from "./live.ts"
 import { DEMO_SEED_DIR, loadSeed, writeSeed } from "./seed.ts"
@@ -98,7 +98,7 @@ export const startEmbeddedEmulator = (
     const listen = (port: number) =>
       Effect.suspend(() => {
         const server = new Server()
-        server.addService(FirestoreServiceV1Impl.definition, new FirestoreServiceV1Impl(state))
+        server.addService(EmulatorService.definition, new EmulatorService(state))
         return bind(server, port).pipe(
           Effect.tap(() => Effect.sync(() => void (running = server))),
           Effect.tapError(() => Effect.sync(() => server.forceShutdown()))
