@@ -66,3 +66,7 @@ export const tunableProblem = (key: string, value: unknown): string | undefined 
   }
   return undefined
 }
+
+/** Several workers are only safe inside the sandbox (rule: MAX_WORKERS forced to 1 without it). */
+export const effectiveMaxWorkers = (t: Pick<Tunables, "MAX_WORKERS" | "SANDBOX_ENABLED">): number =>
+  t.SANDBOX_ENABLED === 1 ? t.MAX_WORKERS : 1

@@ -19,6 +19,7 @@ import {
 } from "../../schemas/job.ts"
 import type { Tunables } from "../../schemas/tunables.ts"
 import { EventBus } from "../events.ts"
+import { PromoterMailbox, wake, WorkerMailbox } from "../mailboxes.ts"
 import { nowIso } from "../time.ts"
 
 /**
@@ -76,6 +77,12 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const events = yield* EventBus
+    const promoter = yield* PromoterMailbox
+    const workers = yield* WorkerMailbox
+
+    /** A row that starts cooling or becomes runnable wakes the actor that waits for it. */
+    const wakeFor = (state: JobState) =>
+      state === "waiting_cooldown" ? promoter.post(wake) : state === "queued" ? workers.post(wake) : Effect.void
 
     const byId = (id: number) =>
       sql<JobRun>`SELECT * FROM job_runs WHERE id = ${id}`.pipe(Effect.map((rows) => Option.fromNullable(rows[0])))
@@ -106,7 +113,9 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
       })
 
     const publishInsert = (run: JobRun) =>
-      events.publish({ _tag: "insert", run: run.id, doc: run.doc_id, attempt: run.attempt, state: run.state })
+      events
+        .publish({ _tag: "insert", run: run.id, doc: run.doc_id, attempt: run.attempt, state: run.state })
+        .pipe(Effect.zipRight(wakeFor(run.state)))
 
     /** The one guarded update. Dies on a move the state machine does not have. */
     const move = (
@@ -135,7 +144,7 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
         attempt: m.after.attempt,
         from: m.before.state,
         to: m.after.state
-      })
+      }).pipe(Effect.zipRight(wakeFor(m.after.state)))
 
     /** Runs a transaction, then publishes what it did (only once it has committed). */
     const committed = <A>(body: Effect.Effect<Done<A>, SqlError.SqlError>) =>

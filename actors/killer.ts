@@ -1,0 +1,67 @@
+/**
+ * Kill handler (rule 9). A kill of a terminal row is refused at once.
+ * Otherwise it waits KILL_GRACE_MS (clicks are human-paced; a pipeline that
+ * exits meanwhile is routed normally), re-reads the row, and if it is still
+ * active ends it Firestore-first, guarded on the active states, and only then
+ * stops the process. No email: an operator did it. Each kill runs in its own
+ * fiber so one grace period never delays another command.
+ */
+import { Deferred, Duration, Effect, Either, Option } from "effect"
+import { ACTIVE_STATES, isActive } from "../schemas/job.ts"
+import { done, refused } from "../schemas/commands.ts"
+import { PermanentFailure } from "../kernel/failure.ts"
+import { type CommandEnvelope, KillMailbox } from "../kernel/mailboxes.ts"
+import { resolveRunRef } from "../kernel/runRef.ts"
+import { RunRegistry } from "../kernel/runRegistry.ts"
+import { JobStore } from "../kernel/store/jobs.ts"
+import { TunableStore } from "../kernel/store/tunables.ts"
+import { actorLayer } from "../kernel/supervise.ts"
+
+const killer = Effect.gen(function* () {
+  const mailbox = yield* KillMailbox
+  const jobs = yield* JobStore
+  const tunables = yield* TunableStore
+  const failure = yield* PermanentFailure
+  const registry = yield* RunRegistry
+  const context = yield* Effect.context<JobStore>()
+
+  const kill = (envelope: CommandEnvelope) =>
+    Effect.gen(function* () {
+      const { command, user } = envelope
+      if (command._tag !== "kill") return refused(`kill handler cannot run ${command._tag}`)
+      const resolved = yield* resolveRunRef(command).pipe(Effect.provide(context))
+      if (Either.isLeft(resolved)) return refused(resolved.left)
+      const run = resolved.right
+      if (!isActive(run.state)) return refused(`run ${run.id} is already ${run.state}`)
+
+      yield* Effect.sleep(Duration.millis((yield* tunables.get).KILL_GRACE_MS))
+      const now = yield* jobs.byId(run.id)
+      if (Option.isNone(now) || !isActive(now.value.state)) {
+        const state = Option.match(now, { onNone: () => "gone", onSome: (r) => r.state })
+        yield* Effect.logInfo(`kill of run ${run.id} abandoned: it became ${state} during the grace period`)
+        return refused(`abandoned: run ${run.id} became ${state} during the grace period`)
+      }
+      const outcome = yield* failure.failPermanently({
+        run: now.value,
+        from: ACTIVE_STATES,
+        reason: `Killed by ${user}`,
+        exitCode: null,
+        email: false,
+        onWriteFailure: "refuse"
+      })
+      switch (outcome._tag) {
+        case "FailedPermanent":
+          yield* registry.stop(run.id)
+          return done(`run ${run.id} killed`, run.id)
+        case "WriteFailed":
+          return refused(`Firestore write failed, run ${run.id} left as it was: ${outcome.message}`)
+        default:
+          yield* Effect.logWarning(`kill of run ${run.id}: the worker finished it first`)
+          return refused(`abandoned: run ${run.id} finished before the kill took effect`)
+      }
+    }).pipe(Effect.flatMap((result) => Deferred.succeed(envelope.reply, result)))
+
+  return yield* mailbox.serve((envelope) => Effect.forkScoped(kill(envelope)))
+}).pipe(Effect.scoped)
+
+export const KillerLive = actorLayer("killer", killer)
