@@ -9,36 +9,16 @@
  */
 import { Deferred, Effect, Either, Option } from "effect"
 import { type CommandResult, done, type OperatorCommand, refused } from "../schemas/commands.ts"
-import { isManagedService } from "../schemas/job.ts"
-import { DATA_READY, isSafeSegment } from "../schemas/report.ts"
+import { DATA_READY } from "../schemas/report.ts"
 import { AppConfig } from "../kernel/config.ts"
 import { EventBus } from "../kernel/events.ts"
 import { writeStatusTraced } from "../kernel/firestoreWrites.ts"
 import { HoldMailbox, NotifierMailbox } from "../kernel/mailboxes.ts"
+import { validateManualAdd } from "../kernel/manualAdd.ts"
 import { writePatientInfo } from "../kernel/patientInfo.ts"
 import { FirestorePort } from "../kernel/ports/firestore.ts"
 import { HoldStore } from "../kernel/store/holds.ts"
 import { actorLayer } from "../kernel/supervise.ts"
-
-/** What Manual Add would do with a report id: the checks alone, no writes. */
-export const validateManualAdd = (doc: string) =>
-  Effect.gen(function* () {
-    const port = yield* FirestorePort
-    const holds = yield* HoldStore
-    if (!isSafeSegment(doc)) return Either.left(`report id ${JSON.stringify(doc)} is not a safe path segment`)
-    const report = yield* port.getReport(doc)
-    if (report === undefined) return Either.left(`report ${doc} does not exist`)
-    if (report.status === DATA_READY) return Either.left(`report ${doc} is already Data Ready`)
-    if (!isManagedService(report.service)) return Either.left(`service ${JSON.stringify(report.service)} is not managed here`)
-    const patientId = report.patientId
-    if (typeof patientId !== "string" || !isSafeSegment(patientId)) {
-      return Either.left(`patientId ${JSON.stringify(patientId)} is missing or not a safe path segment`)
-    }
-    const patient = yield* port.getPatient(patientId)
-    if (patient === undefined) return Either.left(`patient ${patientId} has no patients document`)
-    if (Option.isSome(yield* holds.holdingFor(doc))) return Either.left(`report ${doc} is already on hold`)
-    return Either.right({ doc, service: report.service, patientId, report, patient })
-  }).pipe(Effect.catchTag("FirestoreError", (e) => Effect.succeed(Either.left(`Firestore read failed: ${e.message}`))))
 
 const holdsActor = Effect.gen(function* () {
   const mailbox = yield* HoldMailbox
