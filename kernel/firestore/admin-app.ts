@@ -85,7 +85,14 @@ export const acquireFirestore = (options: AdminAppOptions): Effect.Effect<Firest
         )
     )
     return yield* Effect.try({
-      try: () => getFirestore(app),
+      try: () => {
+        const db = getFirestore(app)
+        // Against an emulator no Google auth is involved, but gax would still ask the GCE
+        // metadata server for the "universe domain": a network call and a warning on every
+        // start. Naming the (default) universe skips that lookup.
+        if (process.env.FIRESTORE_EMULATOR_HOST !== undefined) db.settings({ universeDomain: "googleapis.com" })
+        return db
+      },
       catch: (cause) => initError(`cannot open Firestore for project ${options.projectId}: ${describeError(cause)}`)
     })
   })
