@@ -22,7 +22,7 @@
 import { spawn, type ChildProcess } from "node:child_process"
 import { promises as fs } from "node:fs"
 import * as path from "node:path"
-import { Deferred, Duration, Effect, Exit, Schedule, type Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, type Scope } from "effect"
 import { SpawnError, type PipelineExit, type RunningPipeline } from "../ports/process.ts"
 
 export interface GroupSpawn {
@@ -45,7 +45,7 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
 
 /** How long after SIGKILL we keep checking that the group is gone before giving up (and logging). */
 const afterKillWait = Duration.seconds(5)
-const pollEvery = Schedule.spaced(Duration.millis(25))
+const pollEvery = Duration.millis(25)
 
 /**
  * Pids of the live (non-zombie) processes whose process group is `pgid`.
@@ -86,11 +86,23 @@ const signalGroup = (pgid: number, signal: NodeJS.Signals): Effect.Effect<void> 
     }
   })
 
-const waitGroupGone = (pgid: number): Effect.Effect<void> =>
-  groupMembers(pgid).pipe(
-    Effect.repeat({ schedule: pollEvery, until: (members) => members.length === 0 }),
-    Effect.asVoid
-  )
+/**
+ * Polls until the group has no live member or `within` has passed; true when
+ * it is gone. A deadline loop rather than `Effect.timeout`: this runs inside
+ * scope finalizers, which are uninterruptible, so a timeout could not stop it.
+ */
+const waitGroupGone = (pgid: number, within: Duration.Duration): Effect.Effect<boolean> =>
+  Effect.flatMap(Clock.currentTimeMillis, (start) => {
+    const deadline = start + Duration.toMillis(within)
+    const loop: Effect.Effect<boolean> = Effect.flatMap(groupMembers(pgid), (members) =>
+      members.length === 0
+        ? Effect.succeed(true)
+        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            now >= deadline ? Effect.succeed(false) : Effect.zipRight(Effect.sleep(pollEvery), loop)
+          )
+    )
+    return loop
+  })
 
 /**
  * SIGTERM, grace, SIGKILL, for a whole process group. Returns how it ended:
@@ -105,11 +117,9 @@ export const endGroup = (
     const before = yield* groupMembers(pgid)
     if (before.length === 0) return "gone" as const
     yield* signalGroup(pgid, "SIGTERM")
-    const termed = yield* waitGroupGone(pgid).pipe(Effect.timeout(killGrace), Effect.option)
-    if (termed._tag === "Some") return "terminated" as const
+    if (yield* waitGroupGone(pgid, killGrace)) return "terminated" as const
     yield* signalGroup(pgid, "SIGKILL")
-    const killed = yield* waitGroupGone(pgid).pipe(Effect.timeout(afterKillWait), Effect.option)
-    if (killed._tag === "Some") return "killed" as const
+    if (yield* waitGroupGone(pgid, afterKillWait)) return "killed" as const
     const left = yield* groupMembers(pgid)
     yield* Effect.logError("process group survived SIGKILL").pipe(Effect.annotateLogs({ pgid, left: left.join(",") }))
     return "stuck" as const
@@ -178,8 +188,9 @@ export const spawnGroup = (spec: GroupSpawn): Effect.Effect<SpawnedGroup, SpawnE
         Effect.tap((how) =>
           how === "gone" ? Effect.void : Effect.log(`process group ended (${how})`).pipe(Effect.annotateLogs({ pgid }))
         ),
-        // The leader is ours: wait for node to reap it so `exit` is settled, bounded in case it was stuck.
-        Effect.zipRight(Deferred.await(exited).pipe(Effect.timeout(afterKillWait), Effect.ignore))
+        // The leader is ours: wait for node to reap it so `exit` is settled (bounded, and
+        // interruptible so the timeout can stop it inside this uninterruptible finalizer).
+        Effect.zipRight(Effect.interruptible(Deferred.await(exited)).pipe(Effect.timeout(afterKillWait), Effect.ignore))
       )
     })
     const pgid = child.pid

@@ -57,7 +57,7 @@ export interface SandboxExecutorOptions {
   readonly copyBelowBytes?: number
   /** At most this many bytes are copied per staged tree. Default 64 MiB. */
   readonly copyBudgetBytes?: number
-  /** Home directory of the pipelines (for ~/.cache). Default $HOME of the daemon. */
+  /** Home directory of the pipelines (for ~/.cache; exported as HOME when given). Default $HOME of the daemon. */
   readonly home?: string | undefined
 }
 
@@ -279,7 +279,8 @@ export const makeSandboxExecutor = (options: SandboxExecutorOptions): ProcessPor
           {
             LOMI_BASE_DIR: path.join(runDir, "base"),
             LOMI_USER_DIR: path.join(runDir, "user-data"),
-            TMPDIR: "/tmp"
+            TMPDIR: "/tmp",
+            ...(options.home === undefined ? {} : { HOME: options.home })
           },
           options.minicondaBase
         ),
