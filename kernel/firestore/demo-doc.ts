@@ -9,12 +9,10 @@
  * a real project. dataDir: `--data-dir`, else env LOMI_DATA_DIR, else `.data`.
  */
 import { readFile } from "node:fs/promises"
-import { join } from "node:path"
-import { NodeRuntime } from "@effect/platform-node"
 import { Console, Data, Effect } from "effect"
 import type { ReportData } from "../../schemas/report.ts"
 import { type Collection, acquireDocEditor } from "./doc-editor.ts"
-import { EMULATOR_HOST_FILE } from "./embedded.ts"
+import { emulatorHostFile, parseEmulatorHost } from "./emulator-host.ts"
 import { describeError } from "./errors.ts"
 
 const USAGE =
@@ -77,19 +75,16 @@ const parseArgs = (argv: ReadonlyArray<string>): Effect.Effect<Invocation, CliEr
     }
   })
 
-/** `<host:port>\n<projectId>\n`, as the embedded emulator writes it. */
 const readEmulatorHost = (dataDir: string) =>
   Effect.gen(function* () {
-    const file = join(dataDir, EMULATOR_HOST_FILE)
+    const file = emulatorHostFile(dataDir)
     const text = yield* Effect.tryPromise({
       try: () => readFile(file, "utf8"),
       catch: () => cliError(`no embedded emulator found: cannot read ${file} (is \`make run\` running with firestore.mode "embedded"?)`)
     })
-    const [host, projectId] = text.split("\n").map((line) => line.trim())
-    if (host === undefined || host === "" || projectId === undefined || projectId === "") {
-      return yield* cliError(`${file} should hold the emulator host and the project id, one per line`)
-    }
-    return { host, projectId }
+    const found = parseEmulatorHost(text)
+    if (found === undefined) return yield* cliError(`${file} should hold the emulator host and the project id, one per line`)
+    return found
   })
 
 const program = Effect.gen(function* () {
@@ -125,4 +120,5 @@ const program = Effect.gen(function* () {
   )
 )
 
-NodeRuntime.runMain(program, { disablePrettyLogger: true })
+// A plain run, not NodeRuntime.runMain: a one-shot command needs no signal handling, and this keeps start-up quick.
+void Effect.runPromise(program)

@@ -10,28 +10,27 @@
  * tests and demos cut Firestore off and bring it back with its data intact.
  *
  * Acquiring the emulator also points firebase-admin at it
- * (FIRESTORE_EMULATOR_HOST, restored on release) and writes
- * `<host:port>\n<projectId>\n` to `hostFile` so the demo-doc CLI can find it.
+ * (FIRESTORE_EMULATOR_HOST, restored on release) and writes the
+ * emulator-host file (emulator-host.ts) so the demo-doc CLI can find it.
  */
 import { mkdir, rm, writeFile } from "node:fs/promises"
-import { dirname, join } from "node:path"
+import { dirname } from "node:path"
 import { FirestoreState } from "@firestore-emulator/server"
 import { Server, ServerCredentials } from "@grpc/grpc-js"
 import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { FirestoreError, FirestorePort } from "../ports/firestore.ts"
 import { acquireDocEditor } from "./doc-editor.ts"
+import { emulatorHostFile, formatEmulatorHost } from "./emulator-host.ts"
 import { EmulatorService } from "./emulator-service.ts"
 import { describeError } from "./errors.ts"
 import { makeLiveFirestore } from "./live.ts"
 import { DEMO_SEED_DIR, loadSeed, writeSeed } from "./seed.ts"
 
-export const EMULATOR_HOST_FILE = "emulator-host"
-
 export interface EmbeddedEmulatorOptions {
   /** The project the live client will address; the emulator keeps data per project. */
   readonly projectId: string
-  /** Where to write `<host:port>\n<projectId>\n`; removed again on release. */
+  /** Where to write the emulator-host file (see emulator-host.ts); removed again on release. */
   readonly hostFile?: string | undefined
   /** A directory with reports.json and patients.json to load at first start; omitted: start empty. */
   readonly seedDir?: string | undefined
@@ -81,7 +80,7 @@ const publishHostFile = (file: string, host: string, projectId: string): Effect.
     Effect.tryPromise({
       try: async () => {
         await mkdir(dirname(file), { recursive: true })
-        await writeFile(file, `${host}\n${projectId}\n`, "utf8")
+        await writeFile(file, formatEmulatorHost(host, projectId), "utf8")
       },
       catch: (cause) => emulatorError(`cannot write ${file}: ${describeError(cause)}`)
     }),
@@ -144,7 +143,7 @@ export const embeddedFirestoreLayer = (
 ): Layer.Layer<FirestorePort | EmbeddedFirestore, FirestoreError> => {
   const emulator = embeddedEmulatorLayer({
     projectId: config.firestore.projectId,
-    hostFile: join(config.dataDir, EMULATOR_HOST_FILE),
+    hostFile: emulatorHostFile(config.dataDir),
     seedDir
   })
   const port = Layer.scoped(
