@@ -92,12 +92,14 @@ export const startEmbeddedEmulator = (
 ): Effect.Effect<EmbeddedEmulator, FirestoreError, Scope.Scope> =>
   Effect.gen(function* () {
     const state = new FirestoreState()
+    const clock = yield* Effect.clock
+    const now = () => new Date(clock.unsafeCurrentTimeMillis())
     let running: Server | undefined
 
     const listen = (port: number) =>
       Effect.suspend(() => {
         const server = new Server()
-        server.addService(EmulatorService.definition, new EmulatorService(state))
+        server.addService(EmulatorService.definition, new EmulatorService(state, now))
         return bind(server, port).pipe(
           Effect.tap(() => Effect.sync(() => void (running = server))),
           Effect.tapError(() => Effect.sync(() => server.forceShutdown()))

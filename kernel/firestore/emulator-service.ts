@@ -17,15 +17,17 @@ import { describeError, grpcCode } from "./errors.ts"
 
 export class EmulatorService extends FirestoreServiceV1Impl {
   readonly #documents: FirestoreState
+  readonly #now: () => Date
 
-  constructor(state: FirestoreState) {
+  /** `now` stamps commit and update times, as Firestore's server clock does. */
+  constructor(state: FirestoreState, now: () => Date) {
     super(state)
     this.#documents = state
+    this.#now = now
   }
 
   override Commit(call: ServerUnaryCall<CommitRequest, CommitResponse>, callback: sendUnaryData<CommitResponse>): void {
-    // The emulator stamps commit and update times from the wall clock, as Firestore does.
-    const date = new Date()
+    const date = this.#now()
     try {
       const results = call.request.writes.map((write) => this.#documents.writeV1Document(date, write))
       callback(

@@ -6,7 +6,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
+import { GeoPoint, Timestamp } from "firebase-admin/firestore"
 import { FirestoreError } from "../../kernel/ports/firestore.ts"
 import { acquireDocEditor } from "../../kernel/firestore/doc-editor.ts"
 import { startEmbeddedEmulator } from "../../kernel/firestore/embedded.ts"
@@ -87,5 +88,33 @@ describe("live port start-up errors", () => {
       expect(error.operation).toBe("checkConnectivity")
       expect(error.message).not.toContain("\n")
       expect(error.message).toMatch(/did not answer within 500 ms|UNAVAILABLE/)
+    }))
+})
+
+describe("live port value conversion", () => {
+  it.scopedLive("Firestore timestamps, geopoints and nested maps arrive as plain values, as the double would hold them", () =>
+    Effect.gen(function* () {
+      yield* startEmbeddedEmulator({ projectId })
+      const port = yield* makeLiveFirestore({ projectId, connectivityTimeoutMs: 1000 })
+      const editor = yield* acquireDocEditor({ projectId })
+      yield* editor.set("reports", "r1", {
+        status: "Data Ready",
+        service: "Omni-Health",
+        patientId: "P001",
+        collectionDate: Timestamp.fromMillis(Date.UTC(2026, 0, 2, 9, 30)),
+        site: new GeoPoint(52.5, 13.4),
+        meta: { seenAt: [Timestamp.fromMillis(0)] }
+      })
+      const expected = {
+        status: "Data Ready",
+        service: "Omni-Health",
+        patientId: "P001",
+        collectionDate: "2026-01-02T09:30:00.000Z",
+        site: { latitude: 52.5, longitude: 13.4 },
+        meta: { seenAt: ["1970-01-01T00:00:00.000Z"] }
+      }
+      expect(yield* port.getReport("r1")).toEqual(expected)
+      const first = yield* Stream.runHead(port.watchDataReady)
+      expect(first._tag === "Some" ? first.value : undefined).toEqual({ _tag: "Added", id: "r1", data: expected })
     }))
 })
