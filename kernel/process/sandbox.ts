@@ -206,6 +206,8 @@ export const makeSandboxExecutor = (options: SandboxExecutorOptions): ProcessPor
   const copyBack = (staged: Staged): Effect.Effect<boolean> =>
     Effect.promise(() => Promise.all(staged.trees.map((t) => copyBackTree(t.scratch, t.real, t.manifest)))).pipe(
       Effect.flatMap((results) => reportCopyBack(results)),
+      // A promise cannot be stopped half-way: never let an interrupted caller race the finalizer's copy-back.
+      Effect.uninterruptible,
       Effect.withSpan("ProcessPort.sandbox.copyBack")
     )
 

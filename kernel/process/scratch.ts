@@ -232,14 +232,16 @@ export const copyBackTree = async (scratch: string, real: string, manifest: Mani
     try {
       const s = await fs.lstat(src, { bigint: true })
       if (s.isDirectory()) {
-        if (rel === "" || !manifest.has(rel)) {
-          const existing = await lstatOrNull(dst)
-          if (existing === null) {
-            await fs.mkdir(dst, { recursive: true })
-            result.newDirs++
-          } else if (!existing.isDirectory()) {
-            throw new Error("a directory was produced where the real tree has a file")
-          }
+        // Checked at every level, so nothing is ever written through a symlink in the real tree.
+        // The configured root itself may be a symlink (e.g. onto a data disk): follow that one.
+        const existing = rel === "" ? await fs.stat(dst, { bigint: true }).catch(() => null) : await lstatOrNull(dst)
+        if (existing === null) {
+          await fs.mkdir(dst, { recursive: true })
+          if (!manifest.has(rel)) result.newDirs++
+        } else if (!existing.isDirectory()) {
+          throw new Error(
+            `a directory was produced where the real tree has ${existing.isSymbolicLink() ? "a symlink" : "a file"}`
+          )
         }
         const entries = await fs.readdir(src)
         await Promise.all(entries.map((name) => visit(join(rel, name))))

@@ -1,0 +1,709 @@
+/**
+ * The bubblewrap executor with real bwrap and real processes: isolation (what
+ * a pipeline must not be able to touch) and transparency (what must work as
+ * if it ran on the real trees), plus the scratch lifecycle.
+ */
+import { spawn } from "node:child_process"
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Chunk, Deferred, Duration, Effect, Exit, Logger, LogLevel, Scope, Stream } from "effect"
+import type { PipelineSpec, ProcessPortShape } from "../../kernel/ports/process.ts"
+import { makeSandboxExecutor, type SandboxExecutorOptions } from "../../kernel/process/sandbox.ts"
+import { tailLines } from "../../kernel/process/tail.ts"
+import {
+  alive,
+  demoScript,
+  eventually,
+  groupPids,
+  makeSpec,
+  makeWorld,
+  pidsMatching,
+  quiet,
+  readLog,
+  repoRoot,
+  runToExit,
+  sandboxOptions,
+  testScript,
+  type World
+} from "./helpers.ts"
+
+const REPO = "epi-insight-auto-pipeline-v2"
+const MiB = 1024 * 1024
+
+const seedRepo = (world: World) => {
+  const repo = path.join(world.pipelines, REPO)
+  mkdirSync(path.join(repo, "output"), { recursive: true })
+  mkdirSync(path.join(repo, "src"), { recursive: true })
+  writeFileSync(path.join(repo, "output", "debug_report.html"), "old report\n")
+  writeFileSync(path.join(repo, "style.css"), "body {}\n")
+  writeFileSync(path.join(repo, "src", "main.py"), "print('hi')\n")
+  mkdirSync(world.cache, { recursive: true })
+  writeFileSync(path.join(world.cache, "db.txt"), "cache v1\n")
+}
+
+/** base/<pid>/{input.txt, big.bin (2 MiB, hard-linked when staged), sub/nested.txt}, user/<pid>/prior.json */
+const seedPatient = (world: World, patientId: string) => {
+  const base = path.join(world.base, patientId)
+  mkdirSync(path.join(base, "sub"), { recursive: true })
+  writeFileSync(path.join(base, "input.txt"), "original input\n")
+  writeFileSync(path.join(base, "big.bin"), Buffer.alloc(2 * MiB, 7))
+  writeFileSync(path.join(base, "sub", "nested.txt"), "nested\n")
+  mkdirSync(path.join(world.user, patientId), { recursive: true })
+  writeFileSync(path.join(world.user, patientId, "prior.json"), '{"prior":true}\n')
+}
+
+let patientCounter = 0
+const freshPatient = (world: World) => {
+  const id = `P${String(++patientCounter).padStart(3, "0")}x`
+  seedPatient(world, id)
+  return id
+}
+
+const snippetSpec = (world: World, snippet: string, overrides: Partial<PipelineSpec> = {}) =>
+  makeSpec(world, {
+    script: testScript("snippet.sh"),
+    ...overrides,
+    env: { LOMI_TEST_SNIPPET: snippet, ...overrides.env }
+  })
+
+const logHas = (spec: PipelineSpec, text: string) =>
+  Effect.sync(() => (existsSync(spec.logFile) && readLog(spec).includes(text) ? true : undefined))
+
+const silent = <A, E, R>(effect: Effect.Effect<A, E, R>) => Logger.withMinimumLogLevel(effect, LogLevel.None)
+
+const runDirOf = (world: World, spec: PipelineSpec) => path.join(world.scratch, `run-${spec.runId}`)
+
+describe("sandbox executor", () => {
+  let world: World
+  let port: ProcessPortShape
+  let options: SandboxExecutorOptions
+  beforeAll(() => {
+    world = makeWorld()
+    seedRepo(world)
+    seedPatient(world, "P001")
+    options = sandboxOptions(world, {
+      repoWriteWhitelist: [
+        [REPO, "output"],
+        [REPO, "style.css"],
+        [REPO, "not-there-yet"],
+        [REPO, "../escape"]
+      ]
+    })
+    port = makeSandboxExecutor(options)
+  })
+  afterAll(() => world.cleanup())
+
+  describe("isolation: writes outside the scratch fail with EROFS and change nothing", () => {
+    let spec: PipelineSpec
+    const targets: Record<string, () => string> = {
+      "/etc": () => "/etc/lomi-write-test",
+      "/usr": () => "/usr/lomi-write-test",
+      "the pipeline repo (not whitelisted)": () => path.join(world.pipelines, REPO, "src", "new.py"),
+      "the real patient base": () => path.join(world.base, "P001", "escape.txt"),
+      "the real user-data tree": () => path.join(world.user, "P001", "escape.txt"),
+      "the daemon's working directory": () => path.join(repoRoot, "lomi-escape.txt"),
+      "host /var/tmp": () => `/var/tmp/lomi-escape-${process.pid}`,
+      "the home directory outside ~/.cache": () => path.join(world.home, "escape.txt"),
+      "the scratch root beside the run dir": () => path.join(world.scratch, "escape.txt")
+    }
+    beforeAll(async () => {
+      spec = makeSpec(world, {
+        script: testScript("write-outside.sh"),
+        env: { LOMI_TEST_TARGETS: Object.values(targets).map((t) => t()).join(":") }
+      })
+      const exit = await Effect.runPromise(quiet(runToExit(port, spec)))
+      expect(exit.code).toBe(0)
+    })
+    for (const [name, target] of Object.entries(targets)) {
+      it(`write to ${name}`, () => {
+        expect(readLog(spec)).toContain(`WRITE ${target()} denied Read-only file system`)
+        expect(existsSync(target())).toBe(false)
+      })
+    }
+  })
+
+  it.live("the pipeline cannot remount its way out (capabilities dropped)", () =>
+    quiet(
+      Effect.gen(function* () {
+        const spec = snippetSpec(
+          world,
+          'grep CapEff /proc/self/status; if mount -o remount,rw / 2>/dev/null; then echo "REMOUNT ok"; else echo "REMOUNT denied"; fi'
+        )
+        yield* runToExit(port, spec)
+        expect(readLog(spec)).toContain("REMOUNT denied")
+        expect(readLog(spec)).toMatch(/CapEff:\s+0+\n/)
+      })
+    )
+  )
+
+  it.live("the pipeline sees only its own processes (pid namespace)", () =>
+    quiet(
+      Effect.gen(function* () {
+        const spec = snippetSpec(world, 'echo "NPROC $(ls /proc | grep -c "^[0-9]")"; echo "MYPID $$"')
+        yield* runToExit(port, spec)
+        const nproc = Number(/NPROC (\d+)/.exec(readLog(spec))?.[1])
+        expect(nproc).toBeGreaterThan(0)
+        expect(nproc).toBeLessThan(6)
+        expect(Number(/MYPID (\d+)/.exec(readLog(spec))?.[1])).toBeLessThan(6)
+      })
+    )
+  )
+
+  it.live("/tmp is private: host files are hidden, the run's files stay inside", () =>
+    quiet(
+      Effect.gen(function* () {
+        const marker = path.join(os.tmpdir(), `lomi-host-marker-${process.pid}`)
+        writeFileSync(marker, "host\n")
+        const spec = snippetSpec(
+          world,
+          `test -e ${marker} && echo "HOSTMARK visible" || echo "HOSTMARK hidden"; echo in > /tmp/inside-$1 && echo "TMPWRITE ok"; echo "TMPDIR=$TMPDIR"`
+        )
+        yield* runToExit(port, spec)
+        const log = readLog(spec)
+        expect(log).toContain("HOSTMARK hidden")
+        expect(log).toContain("TMPWRITE ok")
+        expect(log).toContain("TMPDIR=/tmp\n")
+        expect(existsSync(path.join(os.tmpdir(), `inside-${spec.docId}`))).toBe(false)
+        rmSync(marker)
+      })
+    )
+  )
+
+  it.live("two concurrent runs writing the same whitelisted repo file each keep their own content", () =>
+    quiet(
+      Effect.gen(function* () {
+        const real = path.join(world.pipelines, REPO, "output", "debug_report.html")
+        const env = { LOMI_TEST_REPO_FILE: real, LOMI_TEST_HOLD: "1" }
+        const a = makeSpec(world, { script: testScript("repo-write.sh"), env })
+        const b = makeSpec(world, { script: testScript("repo-write.sh"), env })
+        const [ea, eb] = yield* Effect.all([runToExit(port, a), runToExit(port, b)], { concurrency: 2 })
+        expect(readLog(a)).toContain(`READBACK ${a.docId}`)
+        expect(readLog(b)).toContain(`READBACK ${b.docId}`)
+        expect([ea.code, eb.code]).toEqual([0, 0])
+        expect(readFileSync(real, "utf8")).toBe("old report\n")
+      })
+    )
+  )
+
+  it.live("a whitelisted single file is private too, and starts with the repo's content", () =>
+    quiet(
+      Effect.gen(function* () {
+        const real = path.join(world.pipelines, REPO, "style.css")
+        const spec = snippetSpec(world, `echo "BEFORE $(cat ${real})"; echo "p { }" > ${real} && echo "CSS written"`)
+        yield* runToExit(port, spec)
+        expect(readLog(spec)).toContain("BEFORE body {}")
+        expect(readLog(spec)).toContain("CSS written")
+        expect(readFileSync(real, "utf8")).toBe("body {}\n")
+      })
+    )
+  )
+
+  it.live("new files in a whitelisted directory are discarded; a missing or escaping entry is skipped", () =>
+    quiet(
+      Effect.gen(function* () {
+        const dir = path.join(world.pipelines, REPO, "output")
+        const spec = snippetSpec(world, `echo x > ${dir}/new-$1.html && echo "NEW ok"; ls ${dir}`)
+        const exit = yield* runToExit(port, spec)
+        expect(exit.code).toBe(0)
+        expect(readLog(spec)).toContain("NEW ok")
+        expect(readLog(spec)).toContain("debug_report.html")
+        expect(existsSync(path.join(dir, `new-${spec.docId}.html`))).toBe(false)
+        expect(existsSync(path.join(world.pipelines, REPO, "not-there-yet"))).toBe(false)
+        expect(existsSync(path.join(world.pipelines, "escape"))).toBe(false)
+      })
+    )
+  )
+
+  it.live("an in-place edit of a (small, copied) input does not reach the real file during the run", () =>
+    quiet(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const real = path.join(world.base, patientId, "input.txt")
+        const before = statSync(real)
+        const spec = snippetSpec(
+          world,
+          'printf "edited\\n" > "$LOMI_BASE_DIR/$2/input.txt"; echo EDITED; while [ ! -e "$LOMI_BASE_DIR/$2/go" ]; do sleep 0.05; done',
+          { patientId }
+        )
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const running = yield* port.start(spec)
+            yield* eventually(logHas(spec, "EDITED"))
+            expect(readFileSync(real, "utf8")).toBe("original input\n")
+            expect(statSync(real).ino).toBe(before.ino)
+            writeFileSync(path.join(runDirOf(world, spec), "base", patientId, "go"), "")
+            expect((yield* running.exit).code).toBe(0)
+          })
+        )
+        // Documented: a changed file is an output, so it is brought back at the end.
+        expect(readFileSync(real, "utf8")).toBe("edited\n")
+      })
+    )
+  )
+
+  it.live("a large (hard-linked) input replaced by rename is copy-on-write: the real file is untouched until copy-back", () =>
+    quiet(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const real = path.join(world.base, patientId, "big.bin")
+        const ino = statSync(real).ino
+        const spec = snippetSpec(
+          world,
+          'f="$LOMI_BASE_DIR/$2/big.bin"; cp "$f" "$f.tmp"; printf tail >> "$f.tmp"; mv "$f.tmp" "$f"; echo REPLACED; while [ ! -e "$LOMI_BASE_DIR/$2/go" ]; do sleep 0.05; done',
+          { patientId }
+        )
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const running = yield* port.start(spec)
+            yield* eventually(logHas(spec, "REPLACED"))
+            expect(statSync(real).size).toBe(2 * MiB)
+            expect(statSync(real).ino).toBe(ino)
+            writeFileSync(path.join(runDirOf(world, spec), "base", patientId, "go"), "")
+            yield* running.exit
+          })
+        )
+        expect(statSync(real).size).toBe(2 * MiB + 4)
+      })
+    )
+  )
+
+  it.live("documented trade-off: appending in place to a large hard-linked input reaches the real file at once", () =>
+    quiet(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const real = path.join(world.base, patientId, "big.bin")
+        const spec = snippetSpec(world, 'printf tail >> "$LOMI_BASE_DIR/$2/big.bin"', { patientId })
+        expect((yield* runToExit(port, spec)).code).toBe(0)
+        expect(statSync(real).size).toBe(2 * MiB + 4)
+      })
+    )
+  )
+
+  it.live("inputs are readable inside, with the same content as the real files", () =>
+    quiet(
+      Effect.gen(function* () {
+        const real = path.join(world.base, "P001")
+        const spec = snippetSpec(
+          world,
+          `cat "$LOMI_BASE_DIR/$2/input.txt"; cat "$LOMI_BASE_DIR/$2/sub/nested.txt"; cat "$LOMI_USER_DIR/$2/prior.json"; cmp "$LOMI_BASE_DIR/$2/big.bin" ${real}/big.bin && echo "BIG same"`,
+          { patientId: "P001" }
+        )
+        yield* runToExit(port, spec)
+        const log = readLog(spec)
+        expect(log).toContain("original input\nnested\n{\"prior\":true}\n")
+        expect(log).toContain("BIG same")
+      })
+    )
+  )
+
+  it.live("LOMI_BASE_DIR / LOMI_USER_DIR point into the scratch; args, service env and defaults pass through", () =>
+    quiet(
+      Effect.gen(function* () {
+        const spec = makeSpec(world, {
+          docId: "docS",
+          patientId: "P001",
+          service: "Gen-Decoder",
+          env: { LOMI_TEST_EXTRA: "x1", LOMI_USER_DIR: "/service/cannot/override" }
+        })
+        yield* runToExit(port, spec)
+        const log = readLog(spec)
+        const runDir = runDirOf(world, spec)
+        expect(log).toContain("args: docS P001 Gen-Decoder")
+        expect(log).toContain(`LOMI_BASE_DIR=${runDir}/base\n`)
+        expect(log).toContain(`LOMI_USER_DIR=${runDir}/user-data\n`)
+        expect(log).toContain("LOMI_MINICONDA_BASE=/opt/conda-test\n")
+        expect(log).toContain("PYTHONDONTWRITEBYTECODE=1\n")
+        expect(log).toContain("LOMI_TEST_EXTRA=x1\n")
+      })
+    )
+  )
+
+  for (const code of [0, 3, 75]) {
+    it.live(`exit code ${code} passes through bwrap`, () =>
+      quiet(
+        Effect.gen(function* () {
+          const spec = makeSpec(world, { env: { LOMI_TEST_EXIT_CODE: String(code) } })
+          expect(yield* runToExit(port, spec)).toEqual({ code, signal: null })
+        })
+      )
+    )
+  }
+
+  it.live("outputs come back to the real base and user-data trees (files, nested dirs, symlinks)", () =>
+    quiet(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const spec = makeSpec(world, { script: testScript("write-outputs.sh"), patientId, service: "Omni-Health" })
+        expect((yield* runToExit(port, spec)).code).toBe(0)
+        const base = path.join(world.base, patientId)
+        expect(readFileSync(path.join(base, "out", "result.txt"), "utf8")).toBe(`base output of ${spec.docId}\n`)
+        expect(readFileSync(path.join(base, "out", "nested", "deep.txt"), "utf8")).toBe(`deep output of ${spec.docId}\n`)
+        expect(readlinkSync(path.join(base, "latest"))).toBe("out/result.txt")
+        expect(readFileSync(path.join(world.user, patientId, "Omni-Health", "summary.txt"), "utf8")).toBe(
+          `user output of ${spec.docId}\n`
+        )
+      })
+    )
+  )
+
+  it.live("an output written beside the patient's folder comes back too", () =>
+    quiet(
+      Effect.gen(function* () {
+        const spec = snippetSpec(world, 'echo "$2,done" > "$LOMI_BASE_DIR/summary-$1.csv"')
+        yield* runToExit(port, spec)
+        expect(readFileSync(path.join(world.base, `summary-${spec.docId}.csv`), "utf8")).toBe("P001,done\n")
+      })
+    )
+  )
+
+  it.live("untouched inputs are not written back (same inode, same mtime)", () =>
+    quiet(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const files = ["input.txt", "big.bin", "sub/nested.txt"].map((f) => path.join(world.base, patientId, f))
+        const before = files.map((f) => statSync(f, { bigint: true }))
+        yield* runToExit(port, makeSpec(world, { patientId }))
+        const after = files.map((f) => statSync(f, { bigint: true }))
+        expect(after.map((s) => [s.ino, s.mtimeNs])).toEqual(before.map((s) => [s.ino, s.mtimeNs]))
+      })
+    )
+  )
+
+  it.live("a concurrent update of a real file during the run is not clobbered by the run's stale copy", () =>
+    quiet(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const real = path.join(world.base, patientId, "input.txt")
+        const spec = snippetSpec(world, 'echo WAITING; while [ ! -e "$LOMI_BASE_DIR/$2/go" ]; do sleep 0.05; done', {
+          patientId
+        })
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const running = yield* port.start(spec)
+            yield* eventually(logHas(spec, "WAITING"))
+            writeFileSync(real, "updated by another run\n")
+            writeFileSync(path.join(runDirOf(world, spec), "base", patientId, "go"), "")
+            yield* running.exit
+          })
+        )
+        expect(readFileSync(real, "utf8")).toBe("updated by another run\n")
+      })
+    )
+  )
+
+  it.live("deletions inside the sandbox are not propagated", () =>
+    quiet(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const spec = snippetSpec(world, 'rm -r "$LOMI_BASE_DIR/$2/sub" "$LOMI_USER_DIR/$2/prior.json" && echo GONE', { patientId })
+        yield* runToExit(port, spec)
+        expect(readLog(spec)).toContain("GONE")
+        expect(existsSync(path.join(world.base, patientId, "sub", "nested.txt"))).toBe(true)
+        expect(existsSync(path.join(world.user, patientId, "prior.json"))).toBe(true)
+      })
+    )
+  )
+
+  it.live("~/.cache is the real cache dir, writable (new files and in-place updates)", () =>
+    quiet(
+      Effect.gen(function* () {
+        const spec = snippetSpec(world, 'echo "c-$1" > "$HOME/.cache/new-$1" && echo "cache v2" >> "$HOME/.cache/db.txt" && echo CACHE ok')
+        yield* runToExit(port, spec)
+        expect(readLog(spec)).toContain("CACHE ok")
+        expect(readFileSync(path.join(world.cache, `new-${spec.docId}`), "utf8")).toBe(`c-${spec.docId}\n`)
+        expect(readFileSync(path.join(world.cache, "db.txt"), "utf8")).toContain("cache v2\n")
+      })
+    )
+  )
+
+  it.live("the log is tailable while the run is still going", () =>
+    quiet(
+      Effect.gen(function* () {
+        const spec = makeSpec(world, {
+          script: testScript("slow-lines.sh"),
+          env: { LOMI_TEST_LINES: "20", LOMI_TEST_INTERVAL: "0.1" }
+        })
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const running = yield* port.start(spec)
+            const first = yield* tailLines(spec.logFile, { interval: Duration.millis(20) }).pipe(
+              Stream.take(3),
+              Stream.runCollect
+            )
+            expect(Chunk.toReadonlyArray(first)).toEqual(["line 1", "line 2", "line 3"])
+            expect(alive(running.pid ?? -1)).toBe(true)
+            expect((yield* running.exit).code).toBe(0)
+          })
+        )
+        expect(readLog(spec)).toContain("line 20")
+      })
+    )
+  )
+
+  it.live("writes to the log file by its path land in the real log", () =>
+    quiet(
+      Effect.gen(function* () {
+        const spec = makeSpec(world, { script: testScript("snippet.sh") })
+        const withLog = { ...spec, env: { LOMI_TEST_SNIPPET: 'echo "via path" >> "$LOMI_TEST_LOG"', LOMI_TEST_LOG: spec.logFile } }
+        yield* runToExit(port, withLog)
+        expect(readLog(spec)).toContain("via path")
+      })
+    )
+  )
+
+  it.live("outputs for a patient with no folder yet come back (folders created)", () =>
+    quiet(
+      Effect.gen(function* () {
+        const spec = makeSpec(world, { script: testScript("write-outputs.sh"), patientId: "PNEW", service: "Gen-Decoder" })
+        expect((yield* runToExit(port, spec)).code).toBe(0)
+        expect(readFileSync(path.join(world.base, "PNEW", "out", "result.txt"), "utf8")).toBe(`base output of ${spec.docId}\n`)
+        expect(readFileSync(path.join(world.user, "PNEW", "Gen-Decoder", "summary.txt"), "utf8")).toBe(`user output of ${spec.docId}\n`)
+      })
+    )
+  )
+
+  it.live("two concurrent runs for one patient (different services) both bring their outputs back", () =>
+    quiet(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const a = makeSpec(world, { script: testScript("write-outputs.sh"), patientId, service: "Epi-Insight" })
+        const b = makeSpec(world, { script: testScript("write-outputs.sh"), patientId, service: "Omni-Health" })
+        yield* Effect.all([runToExit(port, a), runToExit(port, b)], { concurrency: 2 })
+        expect(readFileSync(path.join(world.user, patientId, "Epi-Insight", "summary.txt"), "utf8")).toBe(`user output of ${a.docId}\n`)
+        expect(readFileSync(path.join(world.user, patientId, "Omni-Health", "summary.txt"), "utf8")).toBe(`user output of ${b.docId}\n`)
+      })
+    )
+  )
+
+  it.live("copy-back never writes through a symlink of the real tree", () =>
+    silent(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const outside = path.join(world.root, `outside-${patientId}`)
+        mkdirSync(outside)
+        symlinkSync(outside, path.join(world.base, patientId, "link"))
+        const spec = snippetSpec(
+          world,
+          'rm "$LOMI_BASE_DIR/$2/link" && mkdir "$LOMI_BASE_DIR/$2/link" && echo x > "$LOMI_BASE_DIR/$2/link/planted"',
+          { patientId }
+        )
+        expect((yield* runToExit(port, spec)).code).toBe(1)
+        expect(existsSync(path.join(outside, "planted"))).toBe(false)
+        yield* port.sweepStale
+      })
+    )
+  )
+
+  it.live("a sandboxed pipeline that ignores SIGTERM still ends when the scope closes", () =>
+    quiet(
+      Effect.gen(function* () {
+        const spec = makeSpec(world, { script: testScript("ignore-term.sh") })
+        const scope = yield* Scope.make()
+        const running = yield* Scope.extend(port.start(spec), scope)
+        yield* eventually(logHas(spec, "ignoring SIGTERM"))
+        yield* Scope.close(scope, Exit.void)
+        yield* running.exit
+        expect(groupPids(running.pid ?? -1)).toEqual([])
+        expect(existsSync(runDirOf(world, spec))).toBe(false)
+      })
+    )
+  )
+
+  describe("scratch lifecycle", () => {
+    it.live("scratch is removed after success and after failure", () =>
+      quiet(
+        Effect.gen(function* () {
+          const ok = makeSpec(world)
+          const failed = makeSpec(world, { env: { LOMI_TEST_EXIT_CODE: "9" } })
+          expect((yield* runToExit(port, ok)).code).toBe(0)
+          expect((yield* runToExit(port, failed)).code).toBe(9)
+          expect(existsSync(runDirOf(world, ok))).toBe(false)
+          expect(existsSync(runDirOf(world, failed))).toBe(false)
+        })
+      )
+    )
+
+    it.live("a kill ends the sandbox (grandchild included), brings outputs back and removes the scratch", () =>
+      quiet(
+        Effect.gen(function* () {
+          const patientId = freshPatient(world)
+          const spec = snippetSpec(
+            world,
+            `echo partial > "$LOMI_USER_DIR/$2/partial.txt"; bash -c "exec -a lomi-gc-$1 sleep 100000" & echo STARTED; while true; do sleep 3600; done`,
+            { patientId }
+          )
+          const token = `lomi-gc-${spec.docId}`
+          const scope = yield* Scope.make()
+          const running = yield* Scope.extend(port.start(spec), scope)
+          yield* eventually(Effect.sync(() => (pidsMatching(token).length === 1 ? true : undefined)))
+          expect(existsSync(runDirOf(world, spec))).toBe(true)
+          yield* Scope.close(scope, Exit.void)
+          const exit = yield* running.exit
+          expect(exit.code === 0).toBe(false)
+          expect(pidsMatching(token)).toEqual([])
+          expect(groupPids(running.pid ?? -1)).toEqual([])
+          expect(readFileSync(path.join(world.user, patientId, "partial.txt"), "utf8")).toBe("partial\n")
+          expect(existsSync(runDirOf(world, spec))).toBe(false)
+        })
+      )
+    )
+
+    it.live("a failed copy-back keeps the scratch and turns a success into exit code 1", () =>
+      silent(
+        Effect.gen(function* () {
+          const patientId = freshPatient(world)
+          // The real tree has a directory where the run leaves a file: it cannot be moved back.
+          const spec = snippetSpec(world, 'rm -r "$LOMI_BASE_DIR/$2/sub" && echo file > "$LOMI_BASE_DIR/$2/sub"', { patientId })
+          const exit = yield* runToExit(port, spec)
+          expect(exit).toEqual({ code: 1, signal: null })
+          expect(existsSync(runDirOf(world, spec))).toBe(true)
+          expect(lstatSync(path.join(world.base, patientId, "sub")).isDirectory()).toBe(true)
+          expect(yield* port.sweepStale).toBeGreaterThanOrEqual(1)
+          expect(existsSync(runDirOf(world, spec))).toBe(false)
+        })
+      )
+    )
+
+    it.live("a missing script or an unsafe patient id is a SpawnError and leaves no scratch", () =>
+      quiet(
+        Effect.gen(function* () {
+          const missing = makeSpec(world, { script: path.join(world.root, "nope.sh") })
+          const e1 = yield* Effect.flip(Effect.scoped(port.start(missing)))
+          expect(e1.message).toBe(`pipeline script not found: ${missing.script}`)
+          const unsafe = makeSpec(world, { patientId: "a/b" })
+          const e2 = yield* Effect.flip(Effect.scoped(port.start(unsafe)))
+          expect(e2._tag).toBe("SpawnError")
+          expect(existsSync(runDirOf(world, missing))).toBe(false)
+          expect(existsSync(runDirOf(world, unsafe))).toBe(false)
+        })
+      )
+    )
+
+    it.live("a bwrap that cannot start is a SpawnError and the scratch is removed", () =>
+      quiet(
+        Effect.gen(function* () {
+          const broken = makeSandboxExecutor({ ...options, bwrapPath: path.join(world.root, "no-bwrap") })
+          const spec = makeSpec(world)
+          const error = yield* Effect.flip(Effect.scoped(broken.start(spec)))
+          expect(error.message).toContain("ENOENT")
+          expect(existsSync(runDirOf(world, spec))).toBe(false)
+        })
+      )
+    )
+
+    it.live("sweepStale removes leftover run-* dirs only, and never a live run's", () =>
+      quiet(
+        Effect.gen(function* () {
+          const sweepWorld = makeWorld()
+          const sweeper = makeSandboxExecutor(sandboxOptions(sweepWorld))
+          mkdirSync(path.join(sweepWorld.scratch, "run-777", "base", "P1"), { recursive: true })
+          writeFileSync(path.join(sweepWorld.scratch, "run-777", "base", "P1", "x"), "x")
+          mkdirSync(path.join(sweepWorld.scratch, "run-778"), { recursive: true })
+          mkdirSync(path.join(sweepWorld.scratch, "keep-me"), { recursive: true })
+          const live = makeSpec(sweepWorld, { script: testScript("hang.sh") })
+          const removed = yield* Effect.scoped(
+            Effect.gen(function* () {
+              yield* sweeper.start(live)
+              const removed = yield* sweeper.sweepStale
+              expect(existsSync(runDirOf(sweepWorld, live))).toBe(true)
+              return removed
+            })
+          )
+          expect(removed).toBe(2)
+          expect(existsSync(path.join(sweepWorld.scratch, "run-777"))).toBe(false)
+          expect(existsSync(path.join(sweepWorld.scratch, "keep-me"))).toBe(true)
+          expect(yield* sweeper.sweepStale).toBe(0)
+          sweepWorld.cleanup()
+        })
+      )
+    )
+
+    it.live("the sandbox dies with its parent process; the next sweep removes its scratch", () =>
+      quiet(
+        Effect.gen(function* () {
+          const parentWorld = makeWorld()
+          const opts = sandboxOptions(parentWorld, { killGrace: 500 })
+          const spec = makeSpec(parentWorld, { script: testScript("fork-grandchild.sh") })
+          const token = `lomi-gc-${spec.docId}`
+          const child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "test/process/sandbox-parent.ts"), JSON.stringify({ options: opts, spec })], {
+            cwd: repoRoot,
+            stdio: ["ignore", "pipe", "inherit"]
+          })
+          const started = yield* Deferred.make<number, Error>()
+          let out = ""
+          child.stdout.on("data", (chunk: Buffer) => {
+            out += chunk.toString()
+            const m = /STARTED (\d+)/.exec(out)
+            if (m) Deferred.unsafeDone(started, Exit.succeed(Number(m[1])))
+            if (out.includes("FAILED")) Deferred.unsafeDone(started, Exit.fail(new Error(out)))
+          })
+          const bwrapPid = yield* Deferred.await(started).pipe(Effect.timeout(Duration.seconds(30)))
+          yield* eventually(Effect.sync(() => (pidsMatching(token).length === 1 ? true : undefined)))
+          expect(alive(bwrapPid)).toBe(true)
+          child.kill("SIGKILL")
+          yield* eventually(Effect.sync(() => (!alive(bwrapPid) && pidsMatching(token).length === 0 ? true : undefined)))
+          expect(groupPids(bwrapPid)).toEqual([])
+          expect(existsSync(runDirOf(parentWorld, spec))).toBe(true)
+          expect(yield* makeSandboxExecutor(opts).sweepStale).toBe(1)
+          expect(existsSync(runDirOf(parentWorld, spec))).toBe(false)
+          parentWorld.cleanup()
+        })
+      )
+    )
+  })
+
+  describe("layouts", () => {
+    it.live("scratch on another filesystem (/dev/shm): staging copies, outputs still come back", () =>
+      quiet(
+        Effect.gen(function* () {
+          const xfs = makeWorld("/var/tmp", "/dev/shm")
+          seedPatient(xfs, "PX")
+          const xport = makeSandboxExecutor(sandboxOptions(xfs))
+          const spec = makeSpec(xfs, { script: testScript("write-outputs.sh"), patientId: "PX", service: "Epi-Insight" })
+          expect((yield* runToExit(xport, spec)).code).toBe(0)
+          expect(readFileSync(path.join(xfs.base, "PX", "out", "result.txt"), "utf8")).toBe(`base output of ${spec.docId}\n`)
+          expect(readFileSync(path.join(xfs.user, "PX", "Epi-Insight", "summary.txt"), "utf8")).toBe(`user output of ${spec.docId}\n`)
+          expect(statSync(path.join(xfs.base, "PX", "big.bin")).size).toBe(2 * MiB)
+          expect(existsSync(runDirOf(xfs, spec))).toBe(false)
+          xfs.cleanup()
+        })
+      )
+    )
+
+    it.live("everything under the host's /tmp (scratch, trees, runner script) still works", () =>
+      quiet(
+        Effect.gen(function* () {
+          const tmp = makeWorld(os.tmpdir())
+          seedPatient(tmp, "PT")
+          const script = path.join(tmp.root, "runner.sh")
+          writeFileSync(script, readFileSync(testScript("write-outputs.sh")))
+          const tport = makeSandboxExecutor(sandboxOptions(tmp))
+          const spec = makeSpec(tmp, { script, patientId: "PT", service: "Gen-Decoder" })
+          expect((yield* runToExit(tport, spec)).code).toBe(0)
+          expect(readFileSync(path.join(tmp.user, "PT", "Gen-Decoder", "summary.txt"), "utf8")).toBe(`user output of ${spec.docId}\n`)
+          expect(readLog(spec)).toContain("outputs written")
+          tmp.cleanup()
+        })
+      )
+    )
+
+    it.live("demo runners work sandboxed: temp-fail counter and edited OCR survive via copy-back", () =>
+      quiet(
+        Effect.gen(function* () {
+          const patientId = freshPatient(world)
+          const ocr = path.join(world.root, "ocr-edited.json")
+          writeFileSync(ocr, '{"edited":"yes"}\n')
+          const env = { LOMI_DEMO_SECONDS: "0", LOMI_DEMO_OUTCOME: "tempfail:1", LOMI_OCR_FILE: ocr }
+          const first = makeSpec(world, { script: demoScript("run_omni_health.sh"), service: "Omni-Health", patientId, env })
+          expect((yield* runToExit(port, first)).code).toBe(75)
+          const second = makeSpec(world, { script: demoScript("run_omni_health.sh"), service: "Omni-Health", patientId, env })
+          expect((yield* runToExit(port, second)).code).toBe(0)
+          expect(readFileSync(path.join(world.user, patientId, "Omni-Health", "ocr.json"), "utf8")).toBe('{"edited":"yes"}\n')
+          expect(readLog(second)).toContain("edited-OCR re-run")
+        })
+      )
+    )
+  })
+})
