@@ -1,0 +1,61 @@
+/**
+ * The dashboard's health checks (Firestore, Gemini, OCR), each cached for
+ * the configured TTL so a room full of dashboards probes each target once.
+ */
+import { Context, Duration, Effect, Layer } from "effect"
+import type { StaticConfig } from "../../schemas/config.ts"
+import type { HealthCheckName, HealthResult } from "../../schemas/health.ts"
+import { makeTtlCache, type TtlCache } from "../health/cache.ts"
+import { ProbeFailure, runCheck } from "../health/check.ts"
+import { checkGemini } from "../health/gemini.ts"
+import { checkOcr } from "../health/ocr.ts"
+import { FirestorePort } from "../ports/firestore.ts"
+
+export interface HealthChecksShape {
+  /** Cached results, in the order firestore, gemini, ocr (run concurrently when stale). */
+  readonly get: Effect.Effect<ReadonlyArray<HealthResult>>
+  /** Runs the named check (or all) now and stores the results. */
+  readonly refresh: (name?: HealthCheckName) => Effect.Effect<ReadonlyArray<HealthResult>>
+}
+
+export class HealthChecks extends Context.Tag("kernel/http/HealthChecks")<HealthChecks, HealthChecksShape>() {}
+
+/** The connectivity check the worker uses too: a bounded read of `reports`. */
+export const checkFirestore = (timeoutMs: number) =>
+  Effect.flatMap(FirestorePort, (port) =>
+    runCheck(
+      "firestore",
+      port.checkConnectivity.pipe(
+        Effect.mapError((e) => new ProbeFailure({ detail: `reports collection not readable: ${e.message}` })),
+        Effect.timeoutFail({
+          duration: Duration.millis(timeoutMs),
+          onTimeout: () => new ProbeFailure({ detail: `no answer from Firestore within ${timeoutMs} ms` })
+        }),
+        Effect.as({ detail: "reports collection readable" })
+      )
+    )
+  )
+
+export const healthChecksLayer = (config: StaticConfig) =>
+  Layer.effect(
+    HealthChecks,
+    Effect.gen(function* () {
+      const ttl = Duration.seconds(config.health.ttlSeconds)
+      const caches: ReadonlyArray<readonly [HealthCheckName, TtlCache<HealthResult, never>]> = [
+        ["firestore", yield* makeTtlCache(checkFirestore(config.firestore.connectivityTimeoutMs), ttl)],
+        ["gemini", yield* makeTtlCache(checkGemini(config.health), ttl)],
+        ["ocr", yield* makeTtlCache(checkOcr(config.health), ttl)]
+      ]
+      return {
+        get: Effect.all(
+          caches.map(([, cache]) => cache.get),
+          { concurrency: "unbounded" }
+        ),
+        refresh: (name) =>
+          Effect.all(
+            caches.map(([n, cache]) => (name === undefined || name === n ? cache.refresh : cache.get)),
+            { concurrency: "unbounded" }
+          )
+      }
+    })
+  )
