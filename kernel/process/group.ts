@@ -18,9 +18,15 @@
  *
  * The group is ended even when the leader has already exited normally, so a
  * background grandchild left running by a pipeline does not outlive its run.
+ *
+ * With `treeDiesWithLeader` (bubblewrap with --unshare-pid --die-with-parent)
+ * the leader's death takes the whole pid namespace with it, so waiting means
+ * waiting for the leader, and nothing is scanned once it has exited. SIGTERM
+ * then goes to every member but the leader: bwrap itself would die of it at
+ * once and the kernel would SIGKILL the pipeline without its grace.
  */
 import { spawn, type ChildProcess } from "node:child_process"
-import { promises as fs } from "node:fs"
+import { promises as fs, readdirSync, readFileSync } from "node:fs"
 import * as path from "node:path"
 import { Clock, Deferred, Duration, Effect, Exit, type Scope } from "effect"
 import { SpawnError, type PipelineExit, type RunningPipeline } from "../ports/process.ts"
@@ -34,6 +40,8 @@ export interface GroupSpawn {
   readonly killGrace: Duration.Duration
   /** Working directory of the child; the daemon's when absent. */
   readonly cwd?: string
+  /** The kernel ends every descendant when the leader dies (a pid namespace whose init dies with it). */
+  readonly treeDiesWithLeader?: boolean
 }
 
 export interface SpawnedGroup extends RunningPipeline {
@@ -45,37 +53,54 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
 
 /** How long after SIGKILL we keep checking that the group is gone before giving up (and logging). */
 const afterKillWait = Duration.seconds(5)
-const pollEvery = Duration.millis(25)
+
+const processState = (pid: string): { readonly state: string; readonly pgrp: number } | undefined => {
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  } catch {
+    return undefined
+  }
+  // Fields after the command name (which may contain spaces and parens): state ppid pgrp ...
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return { state: rest[0] ?? "", pgrp: Number(rest[2]) }
+}
+
+const isLive = (state: string) => state !== "" && state !== "Z" && state !== "X"
 
 /**
  * Pids of the live (non-zombie) processes whose process group is `pgid`.
- * Reads /proc: Linux only, like bubblewrap.
+ * Reads /proc (Linux only, like bubblewrap) with synchronous reads: a few
+ * microseconds each, where a thread-pool round trip per file cost far more.
  */
 export const groupMembers = (pgid: number): Effect.Effect<ReadonlyArray<number>> =>
-  Effect.promise(async () => {
-    const entries = await fs.readdir("/proc").catch(() => [] as Array<string>)
-    const pids = entries.filter((name) => /^\d+$/.test(name))
-    const members = await Promise.all(
-      pids.map(async (pid) => {
-        const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")
-        // Fields after the command name (which may contain spaces and parens): state ppid pgrp ...
-        const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-        const state = rest[0]
-        const pgrp = Number(rest[2])
-        return state !== undefined && state !== "Z" && state !== "X" && pgrp === pgid ? Number(pid) : undefined
-      })
-    )
-    return members.filter((pid): pid is number => pid !== undefined)
+  Effect.sync(() => {
+    // Fast path: no process at all (not even a zombie) is left in the group.
+    try {
+      process.kill(-pgid, 0)
+    } catch {
+      return []
+    }
+    const members: Array<number> = []
+    for (const name of readdirSync("/proc")) {
+      if (!/^\d+$/.test(name)) continue
+      const p = processState(name)
+      if (p !== undefined && p.pgrp === pgid && isLive(p.state)) members.push(Number(name))
+    }
+    return members
   })
 
 /** True while the process is present and not a zombie. */
 export const processAlive = (pid: number): Effect.Effect<boolean> =>
-  Effect.promise(async () => {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")
-    if (stat === "") return false
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]
-    return state !== "Z" && state !== "X"
-  })
+  Effect.sync(() => isLive(processState(String(pid))?.state ?? ""))
+
+const signalProcess = (pid: number, signal: NodeJS.Signals): void => {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // ESRCH: already gone.
+  }
+}
 
 const signalGroup = (pgid: number, signal: NodeJS.Signals): Effect.Effect<void> =>
   Effect.sync(() => {
@@ -87,39 +112,57 @@ const signalGroup = (pgid: number, signal: NodeJS.Signals): Effect.Effect<void> 
   })
 
 /**
- * Polls until the group has no live member or `within` has passed; true when
- * it is gone. A deadline loop rather than `Effect.timeout`: this runs inside
- * scope finalizers, which are uninterruptible, so a timeout could not stop it.
+ * Polls `done` until it holds or `within` has passed; true when it held. A
+ * deadline loop rather than `Effect.timeout`: this runs inside scope
+ * finalizers, which are uninterruptible, so a timeout could not stop it.
+ * Polls quickly at first (most groups go within milliseconds), then every 25 ms.
  */
-const waitGroupGone = (pgid: number, within: Duration.Duration): Effect.Effect<boolean> =>
+const pollUntil = (done: Effect.Effect<boolean>, within: Duration.Duration): Effect.Effect<boolean> =>
   Effect.flatMap(Clock.currentTimeMillis, (start) => {
     const deadline = start + Duration.toMillis(within)
-    const loop: Effect.Effect<boolean> = Effect.flatMap(groupMembers(pgid), (members) =>
-      members.length === 0
-        ? Effect.succeed(true)
-        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            now >= deadline ? Effect.succeed(false) : Effect.zipRight(Effect.sleep(pollEvery), loop)
-          )
-    )
-    return loop
+    const loop = (delayMs: number): Effect.Effect<boolean> =>
+      Effect.flatMap(done, (ok) =>
+        ok
+          ? Effect.succeed(true)
+          : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              now >= deadline
+                ? Effect.succeed(false)
+                : Effect.zipRight(Effect.sleep(Duration.millis(delayMs)), Effect.suspend(() => loop(Math.min(25, delayMs * 2))))
+            )
+      )
+    return loop(1)
   })
+
+const groupGone = (pgid: number) => Effect.map(groupMembers(pgid), (members) => members.length === 0)
+
+export type GroupEnd = "gone" | "terminated" | "killed" | "stuck"
 
 /**
  * SIGTERM, grace, SIGKILL, for a whole process group. Returns how it ended:
  * `gone` (nothing was left), `terminated` (SIGTERM sufficed), `killed`
- * (needed SIGKILL), `stuck` (members still present after SIGKILL; logged).
+ * (needed SIGKILL), `stuck` (still present after SIGKILL; logged).
+ * `ended` tells when the tree is over: every member gone, or (for a tree that
+ * dies with its leader) the leader's exit.
  */
 export const endGroup = (
   pgid: number,
-  killGrace: Duration.Duration
-): Effect.Effect<"gone" | "terminated" | "killed" | "stuck"> =>
+  killGrace: Duration.Duration,
+  options: { readonly ended?: Effect.Effect<boolean>; readonly spareLeaderFromTerm?: boolean } = {}
+): Effect.Effect<GroupEnd> =>
   Effect.gen(function* () {
-    const before = yield* groupMembers(pgid)
-    if (before.length === 0) return "gone" as const
-    yield* signalGroup(pgid, "SIGTERM")
-    if (yield* waitGroupGone(pgid, killGrace)) return "terminated" as const
+    const ended = options.ended ?? groupGone(pgid)
+    if (yield* ended) return "gone" as const
+    if (options.spareLeaderFromTerm === true) {
+      // The leader would die of SIGTERM at once and take the tree with it, leaving the
+      // pipeline no grace: SIGTERM the others, and let the leader exit when they have.
+      const members = yield* groupMembers(pgid)
+      for (const pid of members) if (pid !== pgid) signalProcess(pid, "SIGTERM")
+    } else {
+      yield* signalGroup(pgid, "SIGTERM")
+    }
+    if (yield* pollUntil(ended, killGrace)) return "terminated" as const
     yield* signalGroup(pgid, "SIGKILL")
-    if (yield* waitGroupGone(pgid, afterKillWait)) return "killed" as const
+    if (yield* pollUntil(ended, afterKillWait)) return "killed" as const
     const left = yield* groupMembers(pgid)
     yield* Effect.logError("process group survived SIGKILL").pipe(Effect.annotateLogs({ pgid, left: left.join(",") }))
     return "stuck" as const
@@ -184,7 +227,11 @@ export const spawnGroup = (spec: GroupSpawn): Effect.Effect<SpawnedGroup, SpawnE
     const child = yield* Effect.acquireRelease(launch(spec, exited), (child) => {
       const pgid = child.pid
       if (pgid === undefined) return Effect.void
-      return endGroup(pgid, spec.killGrace).pipe(
+      const tree = spec.treeDiesWithLeader === true
+      return endGroup(pgid, spec.killGrace, {
+        ended: tree ? Deferred.isDone(exited) : groupGone(pgid),
+        spareLeaderFromTerm: tree
+      }).pipe(
         Effect.tap((how) =>
           how === "gone" ? Effect.void : Effect.log(`process group ended (${how})`).pipe(Effect.annotateLogs({ pgid }))
         ),

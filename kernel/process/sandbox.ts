@@ -287,7 +287,9 @@ export const makeSandboxExecutor = (options: SandboxExecutorOptions): ProcessPor
           options.minicondaBase
         ),
         logFile,
-        killGrace
+        killGrace,
+        // --unshare-pid + --die-with-parent: when bwrap goes, the kernel ends everything inside.
+        treeDiesWithLeader: true
       })
       yield* Effect.log("pipeline started (sandbox)").pipe(Effect.annotateLogs({ pid: group.pgid, scratch: runDir }))
       const exit: Effect.Effect<PipelineExit> = group.exit.pipe(

@@ -15,7 +15,14 @@
  *   or copy + rename (other filesystem). Files the run did not touch are never
  *   written back, so a concurrent update of the real file is not clobbered.
  *   Deletions inside the sandbox are not propagated.
+ *
+ * The per-entry work (lstat, link, rename, unlink) uses synchronous calls in
+ * batches, yielding to the event loop every `batch` operations: each such
+ * call takes microseconds, while a round trip through libuv's thread pool
+ * costs several times that, which dominated staging on slow hosts. Large
+ * copies (the fallbacks) stay asynchronous so they never block the loop.
  */
+import * as fsSync from "node:fs"
 import { promises as fs, type BigIntStats } from "node:fs"
 import * as path from "node:path"
 
@@ -65,39 +72,31 @@ const errnoOf = (error: unknown): string | undefined =>
     ? error.code
     : undefined
 
-const lstatOrNull = (p: string): Promise<BigIntStats | null> =>
-  fs.lstat(p, { bigint: true }).then(
-    (s) => s,
-    (error: unknown) => {
-      if (errnoOf(error) === "ENOENT" || errnoOf(error) === "ENOTDIR") return null
-      throw error
-    }
-  )
+const lstatOrNull = (p: string): BigIntStats | null => {
+  const s = fsSync.lstatSync(p, { bigint: true, throwIfNoEntry: false })
+  return s ?? null
+}
 
-/** A counting semaphore for promises: bounds open descriptors however deep the tree. */
-const makeLimiter = (limit: number) => {
-  let active = 0
-  const waiting: Array<() => void> = []
-  return async <A>(task: () => Promise<A>): Promise<A> => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve))
-    active++
-    try {
-      return await task()
-    } finally {
-      active--
-      waiting.shift()?.()
-    }
+/** Counts synchronous operations and yields to the event loop every `batch` of them. */
+const makePacer = (batch = 128) => {
+  let count = 0
+  return (): Promise<void> | undefined => {
+    if (++count % batch !== 0) return undefined
+    // setImmediate, not a timer: it only lets pending I/O callbacks run.
+    return new Promise<void>((resolve) => setImmediate(resolve))
   }
 }
 
-const leafConcurrency = 32
+/** Copies above this size go through the thread pool instead of blocking the loop. */
+const syncCopyLimit = 1024 * 1024
 
 const join = (rel: string, name: string) => (rel === "" ? name : `${rel}/${name}`)
 
 /** Copies one file, keeping its mode and timestamps. */
 export const copyFilePreserving = async (source: string, target: string, stats: BigIntStats): Promise<void> => {
-  await fs.copyFile(source, target)
-  await fs.utimes(target, Number(stats.atimeNs) / 1e9, Number(stats.mtimeNs) / 1e9)
+  if (stats.size < BigInt(syncCopyLimit)) fsSync.copyFileSync(source, target)
+  else await fs.copyFile(source, target)
+  fsSync.utimesSync(target, Number(stats.atimeNs) / 1e9, Number(stats.mtimeNs) / 1e9)
 }
 
 /**
@@ -112,15 +111,15 @@ export const stageTree = async (
   const manifest: Manifest = new Map()
   const stats: StageStats = { files: 0, linked: 0, copied: 0, copiedBytes: 0, linkFallbacks: 0, symlinks: 0, dirs: 0 }
   let budget = limits.copyBudgetBytes
-  const limit = makeLimiter(leafConcurrency)
+  const pace = makePacer()
 
-  const record = async (rel: string, staged: string) => {
-    const s = await fs.lstat(staged, { bigint: true })
+  const recordStaged = (rel: string, staged: string) => {
+    const s = fsSync.lstatSync(staged, { bigint: true })
     manifest.set(rel, { ino: s.ino, size: s.size, mtimeNs: s.mtimeNs })
   }
 
   const stageFile = async (src: string, dst: string, rel: string) => {
-    const s = await fs.lstat(src, { bigint: true })
+    const s = fsSync.lstatSync(src, { bigint: true })
     const size = Number(s.size)
     stats.files++
     if (size < limits.copyBelowBytes && size <= budget) {
@@ -128,26 +127,29 @@ export const stageTree = async (
       await copyFilePreserving(src, dst, s)
       stats.copied++
       stats.copiedBytes += size
-    } else {
-      try {
-        await fs.link(src, dst)
-        stats.linked++
-      } catch (error) {
-        const code = errnoOf(error)
-        if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK" && code !== "EACCES") throw error
-        await copyFilePreserving(src, dst, s)
-        stats.linkFallbacks++
-        stats.copied++
-        stats.copiedBytes += size
-      }
+      recordStaged(rel, dst)
+      return
     }
-    await record(rel, dst)
+    try {
+      fsSync.linkSync(src, dst)
+      stats.linked++
+      // Same inode: its identity, size and mtime are what `src` just reported (a link changes only ctime).
+      manifest.set(rel, { ino: s.ino, size: s.size, mtimeNs: s.mtimeNs })
+    } catch (error) {
+      const code = errnoOf(error)
+      if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK" && code !== "EACCES") throw error
+      await copyFilePreserving(src, dst, s)
+      stats.linkFallbacks++
+      stats.copied++
+      stats.copiedBytes += size
+      recordStaged(rel, dst)
+    }
   }
 
   const walk = async (src: string, dst: string, rel: string): Promise<void> => {
-    await fs.mkdir(dst, { recursive: true })
+    fsSync.mkdirSync(dst, { recursive: true })
     stats.dirs++
-    if (rel !== "") await record(rel, dst)
+    if (rel !== "") recordStaged(rel, dst)
     let entries
     try {
       entries = await fs.readdir(src, { withFileTypes: true })
@@ -155,23 +157,20 @@ export const stageTree = async (
       if (errnoOf(error) === "ENOENT") return
       throw error
     }
-    await Promise.all(
-      entries.map(async (entry) => {
-        const s = path.join(src, entry.name)
-        const d = path.join(dst, entry.name)
-        const r = join(rel, entry.name)
-        if (entry.isDirectory()) await walk(s, d, r)
-        else if (entry.isFile()) await limit(() => stageFile(s, d, r))
-        else if (entry.isSymbolicLink()) {
-          await limit(async () => {
-            await fs.symlink(await fs.readlink(s), d)
-            stats.symlinks++
-            await record(r, d)
-          })
-        }
-        // FIFOs, sockets and devices are not patient data: not staged.
-      })
-    )
+    for (const entry of entries) {
+      const s = path.join(src, entry.name)
+      const d = path.join(dst, entry.name)
+      const r = join(rel, entry.name)
+      if (entry.isDirectory()) await walk(s, d, r)
+      else if (entry.isFile()) await stageFile(s, d, r)
+      else if (entry.isSymbolicLink()) {
+        fsSync.symlinkSync(fsSync.readlinkSync(s), d)
+        stats.symlinks++
+        recordStaged(r, d)
+      }
+      // FIFOs, sockets and devices are not patient data: not staged.
+      await pace()
+    }
   }
 
   await walk(source, target, "")
@@ -182,32 +181,32 @@ const sameContentStamp = (a: BigIntStats, b: BigIntStats) =>
   a.size === b.size && a.mtimeNs / 1_000_000n === b.mtimeNs / 1_000_000n
 
 let tempCounter = 0
+const tempBeside = (target: string) => `${target}.lomi-copyback-${process.pid}-${tempCounter++}`
 
 /** Puts `source` (a scratch file) at `target`: rename when possible, else copy + rename. */
 const moveFile = async (source: string, target: string, stats: BigIntStats): Promise<void> => {
   try {
-    await fs.rename(source, target)
+    fsSync.renameSync(source, target)
   } catch (error) {
     if (errnoOf(error) !== "EXDEV") throw error
-    const temp = `${target}.lomi-copyback-${process.pid}-${tempCounter++}`
+    const temp = tempBeside(target)
     try {
       await copyFilePreserving(source, temp, stats)
-      await fs.rename(temp, target)
+      fsSync.renameSync(temp, target)
     } catch (copyError) {
-      await fs.rm(temp, { force: true })
+      fsSync.rmSync(temp, { force: true })
       throw copyError
     }
   }
 }
 
-const replaceWithSymlink = async (source: string, target: string): Promise<void> => {
-  const linkTarget = await fs.readlink(source)
-  const temp = `${target}.lomi-copyback-${process.pid}-${tempCounter++}`
-  await fs.symlink(linkTarget, temp)
+const replaceWithSymlink = (source: string, target: string): void => {
+  const temp = tempBeside(target)
+  fsSync.symlinkSync(fsSync.readlinkSync(source), temp)
   try {
-    await fs.rename(temp, target)
+    fsSync.renameSync(temp, target)
   } catch (error) {
-    await fs.rm(temp, { force: true })
+    fsSync.rmSync(temp, { force: true })
     throw error
   }
 }
@@ -219,43 +218,34 @@ const replaceWithSymlink = async (source: string, target: string): Promise<void>
  */
 export const copyBackTree = async (scratch: string, real: string, manifest: Manifest): Promise<CopyBackResult> => {
   const result: CopyBackResult = { moved: 0, movedBytes: 0, inPlace: [], newDirs: 0, errors: [] }
-  const limit = makeLimiter(leafConcurrency)
+  const pace = makePacer()
 
   const unchanged = (rel: string, s: BigIntStats) => {
     const m = manifest.get(rel)
     return m !== undefined && m.ino === s.ino && m.size === s.size && m.mtimeNs === s.mtimeNs
   }
 
-  const visit = async (rel: string): Promise<void> => {
-    const src = rel === "" ? scratch : path.join(scratch, rel)
-    const dst = rel === "" ? real : path.join(real, rel)
-    try {
-      const s = await fs.lstat(src, { bigint: true })
-      if (s.isDirectory()) {
-        // Checked at every level, so nothing is ever written through a symlink in the real tree.
-        // The configured root itself may be a symlink (e.g. onto a data disk): follow that one.
-        const existing = rel === "" ? await fs.stat(dst, { bigint: true }).catch(() => null) : await lstatOrNull(dst)
-        if (existing === null) {
-          await fs.mkdir(dst, { recursive: true })
-          if (!manifest.has(rel)) result.newDirs++
-        } else if (!existing.isDirectory()) {
-          throw new Error(
-            `a directory was produced where the real tree has ${existing.isSymbolicLink() ? "a symlink" : "a file"}`
-          )
-        }
-        const entries = await fs.readdir(src)
-        await Promise.all(entries.map((name) => visit(join(rel, name))))
-        return
-      }
-      await limit(() => visitLeaf(rel, src, dst, s))
-    } catch (error) {
-      result.errors.push(`${rel === "" ? "." : rel}: ${error instanceof Error ? error.message : String(error)}`)
+  const visitDir = async (rel: string, src: string, dst: string): Promise<void> => {
+    // Checked at every level, so nothing is ever written through a symlink in the real tree.
+    // The configured root itself may be a symlink (e.g. onto a data disk): follow that one.
+    const existing =
+      rel === "" ? (fsSync.statSync(dst, { bigint: true, throwIfNoEntry: false }) ?? null) : lstatOrNull(dst)
+    if (existing === null) {
+      fsSync.mkdirSync(dst, { recursive: true })
+      if (!manifest.has(rel)) result.newDirs++
+    } else if (!existing.isDirectory()) {
+      throw new Error(`a directory was produced where the real tree has ${existing.isSymbolicLink() ? "a symlink" : "a file"}`)
+    }
+    const entries = await fs.readdir(src)
+    for (const name of entries) {
+      await visit(join(rel, name))
+      await pace()
     }
   }
 
   const visitLeaf = async (rel: string, src: string, dst: string, s: BigIntStats): Promise<void> => {
     if (unchanged(rel, s)) return
-    const existing = await lstatOrNull(dst)
+    const existing = lstatOrNull(dst)
     if (existing !== null && existing.isDirectory()) {
       throw new Error("a file was produced where the real tree has a directory")
     }
@@ -267,16 +257,28 @@ export const copyBackTree = async (scratch: string, real: string, manifest: Mani
       }
       // A new file identical by size and mtime to the real one (e.g. `cp -p`) needs no move.
       if (existing !== null && existing.isFile() && !manifest.has(rel) && sameContentStamp(existing, s)) return
-      await fs.mkdir(path.dirname(dst), { recursive: true })
+      fsSync.mkdirSync(path.dirname(dst), { recursive: true })
       await moveFile(src, dst, s)
       result.moved++
       result.movedBytes += Number(s.size)
       return
     }
     if (s.isSymbolicLink()) {
-      await fs.mkdir(path.dirname(dst), { recursive: true })
-      await replaceWithSymlink(src, dst)
+      fsSync.mkdirSync(path.dirname(dst), { recursive: true })
+      replaceWithSymlink(src, dst)
       result.moved++
+    }
+  }
+
+  const visit = async (rel: string): Promise<void> => {
+    const src = rel === "" ? scratch : path.join(scratch, rel)
+    const dst = rel === "" ? real : path.join(real, rel)
+    try {
+      const s = fsSync.lstatSync(src, { bigint: true })
+      if (s.isDirectory()) await visitDir(rel, src, dst)
+      else await visitLeaf(rel, src, dst, s)
+    } catch (error) {
+      result.errors.push(`${rel === "" ? "." : rel}: ${error instanceof Error ? error.message : String(error)}`)
     }
   }
 
@@ -284,20 +286,45 @@ export const copyBackTree = async (scratch: string, real: string, manifest: Mani
   return result
 }
 
-/** Removes a tree, making directories writable first if a pipeline locked them. */
+/**
+ * Removes a tree. File types come from the directory listing, so each entry
+ * costs one syscall (unlink or rmdir), not an lstat first. Directories a
+ * pipeline made read-only are unlocked first.
+ */
 export const removeTree = async (dir: string): Promise<void> => {
-  try {
-    await fs.rm(dir, { recursive: true, force: true })
-  } catch (error) {
-    if (errnoOf(error) !== "EACCES" && errnoOf(error) !== "EPERM") throw error
-    const unlock = async (d: string): Promise<void> => {
-      await fs.chmod(d, 0o700).catch(() => undefined)
-      const entries = await fs.readdir(d, { withFileTypes: true }).catch(() => [])
-      for (const entry of entries) if (entry.isDirectory()) await unlock(path.join(d, entry.name))
+  const pace = makePacer()
+  const remove = async (d: string): Promise<void> => {
+    let entries
+    try {
+      entries = await fs.readdir(d, { withFileTypes: true })
+    } catch (error) {
+      if (errnoOf(error) === "ENOENT") return
+      if (errnoOf(error) !== "EACCES") throw error
+      fsSync.chmodSync(d, 0o700)
+      entries = await fs.readdir(d, { withFileTypes: true })
     }
-    await unlock(dir)
-    await fs.rm(dir, { recursive: true, force: true })
+    for (const entry of entries) {
+      const p = path.join(d, entry.name)
+      if (entry.isDirectory()) await remove(p)
+      else {
+        try {
+          fsSync.unlinkSync(p)
+        } catch (error) {
+          if (errnoOf(error) === "ENOENT") continue
+          if (errnoOf(error) !== "EACCES" && errnoOf(error) !== "EPERM") throw error
+          fsSync.chmodSync(d, 0o700)
+          fsSync.unlinkSync(p)
+        }
+      }
+      await pace()
+    }
+    try {
+      fsSync.rmdirSync(d)
+    } catch (error) {
+      if (errnoOf(error) !== "ENOENT") throw error
+    }
   }
+  await remove(dir)
 }
 
 export const runDirPattern = /^run-\d+$/

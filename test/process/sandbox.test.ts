@@ -496,6 +496,24 @@ describe("sandbox executor", () => {
     )
   )
 
+  it.live("a kill gives a sandboxed pipeline its SIGTERM grace (its trap runs)", () =>
+    quiet(
+      Effect.gen(function* () {
+        const spec = snippetSpec(
+          world,
+          "trap 'sleep 0.3; echo \"TERM received\"; exit 7' TERM; echo READY; while true; do sleep 0.05; done"
+        )
+        const scope = yield* Scope.make()
+        const running = yield* Scope.extend(port.start(spec), scope)
+        yield* eventually(logHas(spec, "READY"))
+        yield* Scope.close(scope, Exit.void)
+        yield* running.exit
+        expect(readLog(spec)).toContain("TERM received")
+        yield* eventually(Effect.sync(() => (groupPids(running.pid ?? -1).length === 0 ? true : undefined)))
+      })
+    )
+  )
+
   it.live("a sandboxed pipeline that ignores SIGTERM still ends when the scope closes", () =>
     quiet(
       Effect.gen(function* () {
@@ -505,7 +523,7 @@ describe("sandbox executor", () => {
         yield* eventually(logHas(spec, "ignoring SIGTERM"))
         yield* Scope.close(scope, Exit.void)
         yield* running.exit
-        expect(groupPids(running.pid ?? -1)).toEqual([])
+        yield* eventually(Effect.sync(() => (groupPids(running.pid ?? -1).length === 0 ? true : undefined)))
         expect(existsSync(runDirOf(world, spec))).toBe(false)
       })
     )
@@ -542,8 +560,9 @@ describe("sandbox executor", () => {
           yield* Scope.close(scope, Exit.void)
           const exit = yield* running.exit
           expect(exit.code === 0).toBe(false)
-          expect(pidsMatching(token)).toEqual([])
-          expect(groupPids(running.pid ?? -1)).toEqual([])
+          yield* eventually(
+            Effect.sync(() => (pidsMatching(token).length === 0 && groupPids(running.pid ?? -1).length === 0 ? true : undefined))
+          )
           expect(readFileSync(path.join(world.user, patientId, "partial.txt"), "utf8")).toBe("partial\n")
           expect(existsSync(runDirOf(world, spec))).toBe(false)
         })
