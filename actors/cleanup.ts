@@ -6,6 +6,7 @@
  */
 import { Clock, Cron, Duration, Effect, Either } from "effect"
 import { AppConfig } from "../kernel/config.ts"
+import { EventBus } from "../kernel/events.ts"
 import { type Mailbox, makeMailbox } from "../kernel/mailbox.ts"
 import { JobStore } from "../kernel/store/jobs.ts"
 import { NotificationLog } from "../kernel/store/notifications.ts"
@@ -25,6 +26,7 @@ export const runCleanup = Effect.gen(function* () {
   const ocrRows = yield* ocr.pruneBefore(cutoff(t.RETENTION_OCR_CACHE_DAYS))
   const mails = yield* notifications.pruneBefore(cutoff(t.RETENTION_NOTIFICATIONS_DAYS))
   yield* Effect.logInfo(`cleanup: ${rows} job rows, ${ocrRows} OCR cache entries, ${mails} notifications removed`)
+  yield* (yield* EventBus).publish({ _tag: "cleanup", rows, ocr_cache: ocrRows, notifications: mails })
   return { rows, ocrRows, mails }
 })
 

@@ -17,10 +17,12 @@ import { OutageWatchLive } from "../actors/outageWatch.ts"
 import { PromoterLive } from "../actors/promoter.ts"
 import { RecoveryLive } from "../actors/recovery.ts"
 import { WorkersLive } from "../actors/workers/supervisor.ts"
+import { Activity } from "./activity.ts"
 import { CommandBus } from "./commandBus.ts"
 import { PermanentFailure } from "./failure.ts"
 import { MailboxesLive } from "./mailboxes.ts"
 import { Outage } from "./outage.ts"
+import type { ProcessPort } from "./ports/process.ts"
 import { RunRegistry } from "./runRegistry.ts"
 import { databaseLayer } from "./store/database.ts"
 import { CommandLog } from "./store/commandLog.ts"
@@ -41,7 +43,11 @@ export const storeLayer = (databaseFile: string) =>
     TunableStore.Default,
     Outage.Default,
     RunRegistry.Default
-  ).pipe(Layer.provideMerge(MailboxesLive), Layer.provideMerge(databaseLayer(databaseFile)))
+  ).pipe(
+    Layer.provideMerge(MailboxesLive),
+    Layer.provideMerge(Activity.Default),
+    Layer.provideMerge(databaseLayer(databaseFile))
+  )
 
 export const ActorsLive = Layer.mergeAll(
   ListenerLive,
@@ -60,7 +66,7 @@ export const ActorsLive = Layer.mergeAll(
  * The whole allocator on one database file. `processPort` may depend on the
  * stores (the sandbox switch is a stored tunable).
  */
-export const allocatorLayer = <E, R>(databaseFile: string, processPort: Layer.Layer<import("./ports/process.ts").ProcessPort, E, R>) => {
+export const allocatorLayer = <E, R>(databaseFile: string, processPort: Layer.Layer<ProcessPort, E, R>) => {
   const stores = storeLayer(databaseFile)
   const services = Layer.mergeAll(PermanentFailure.Default, CommandBus.Default).pipe(Layer.provideMerge(stores))
   const withProcess = processPort.pipe(Layer.provideMerge(services))

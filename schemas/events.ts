@@ -40,7 +40,13 @@ export const AllocatorEvent = Schema.Union(
     reason: Schema.optional(Schema.String)
   }),
   Schema.TaggedStruct("hold", { at, doc: Schema.String, state: Schema.String }),
-  Schema.TaggedStruct("outage", { at, down: Schema.Boolean })
+  Schema.TaggedStruct("outage", { at, down: Schema.Boolean }),
+  Schema.TaggedStruct("cleanup", {
+    at,
+    rows: Schema.Number,
+    ocr_cache: Schema.Number,
+    notifications: Schema.Number
+  })
 )
 export type AllocatorEvent = typeof AllocatorEvent.Type
 

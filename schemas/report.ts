@@ -48,7 +48,9 @@ export const parseReport = (id: string, data: ReportData): ParsedReport => {
   }
   const decoded = decodeFields(data)
   if (Either.isLeft(decoded)) {
-    return invalid(`report fields are malformed: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`)
+    const first = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
+    const where = first === undefined ? "" : `${first.path.map(String).join(".")}: `
+    return invalid(`report field ${where}${first?.message ?? "malformed"}`)
   }
   if (!isSafeSegment(decoded.right.patientId)) {
     return invalid(`patientId ${JSON.stringify(decoded.right.patientId)} is not a safe path segment`)

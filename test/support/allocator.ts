@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { StaticConfig } from "../../schemas/config.ts"
-import { Activity } from "../../kernel/activity.ts"
 import { AppConfig } from "../../kernel/config.ts"
 import { EventBus } from "../../kernel/events.ts"
 import { memoryFirestoreLayer } from "../../kernel/firestore/memory.ts"
@@ -15,6 +14,7 @@ import { CaptureMailerLive } from "../../kernel/mail/capture.ts"
 import { databaseFile } from "../../kernel/paths.ts"
 import { simProcessLayer } from "../../kernel/replay/simProcess.ts"
 import { allocatorLayer } from "../../kernel/runtime.ts"
+import { ProcessPort } from "../../kernel/ports/process.ts"
 
 export const testConfig = (dir: string): StaticConfig => ({
   dataDir: join(dir, "data"),
@@ -41,7 +41,8 @@ export const testConfig = (dir: string): StaticConfig => ({
     dashboardUrl: "http://dash",
     recipients: { upload_reminder: ["lab@test"], permanent_failure: ["ops@test"], manual_add: ["lab@test"] }
   },
-  health: { geminiBaseUrl: "http://127.0.0.1:1", ocrUrl: "http://127.0.0.1:1", ttlSeconds: 60, timeoutMs: 1000 }
+  health: { geminiBaseUrl: "http://127.0.0.1:1", ocrUrl: "http://127.0.0.1:1", ttlSeconds: 60, timeoutMs: 1000 },
+  http: { host: "127.0.0.1", port: 0, users: [] }
 })
 
 export const tempDir = Effect.acquireRelease(
@@ -56,6 +57,6 @@ export const worldLayer = (config: StaticConfig) =>
     simProcessLayer,
     CaptureMailerLive(),
     Layer.succeed(AppConfig, config)
-  ).pipe(Layer.provideMerge(Layer.merge(EventBus.Default, Activity.Default)))
+  ).pipe(Layer.provideMerge(EventBus.Default))
 
-export const allocatorOn = (config: StaticConfig) => allocatorLayer(databaseFile(config.dataDir), Layer.empty)
+export const allocatorOn = (config: StaticConfig) => allocatorLayer(databaseFile(config.dataDir), Layer.effect(ProcessPort, ProcessPort))
