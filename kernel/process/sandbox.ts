@@ -55,8 +55,10 @@ export interface SandboxExecutorOptions {
   readonly killGrace?: Duration.DurationInput
   /** Staged files smaller than this are copied rather than hard-linked. Default 1 MiB. */
   readonly copyBelowBytes?: number
-  /** At most this many bytes are copied per staged tree. Default 64 MiB. */
+  /** At most this many bytes are copied per staged tree. Default 32 MiB. */
   readonly copyBudgetBytes?: number
+  /** At most this many files are copied per staged tree. Default 1000. */
+  readonly copyMaxFiles?: number
   /** Home directory of the pipelines (for ~/.cache; exported as HOME when given). Default $HOME of the daemon. */
   readonly home?: string | undefined
 }
@@ -136,7 +138,8 @@ export const makeSandboxExecutor = (options: SandboxExecutorOptions): ProcessPor
   const cacheDir = options.cacheDir ?? (home === undefined ? undefined : path.join(home, ".cache"))
   const limits = {
     copyBelowBytes: options.copyBelowBytes ?? mib,
-    copyBudgetBytes: options.copyBudgetBytes ?? 64 * mib
+    copyBudgetBytes: options.copyBudgetBytes ?? 32 * mib,
+    copyMaxFiles: options.copyMaxFiles ?? 1000
   }
   /** Run dirs in use by this process: never swept, never staged twice. */
   const active = new Set<string>()

@@ -5,10 +5,11 @@
  *
  * - Staging builds a *hard-link farm*: directories are created, regular files
  *   are hard-linked (no bytes copied), symlinks are recreated. Files smaller
- *   than `copyBelowBytes` are copied instead (up to `copyBudgetBytes` per
- *   tree), so the small files a pipeline typically rewrites in place (JSON,
- *   CSV, HTML, counters, earlier outputs) are private to the run. A file that
- *   cannot be linked (other filesystem, fs.protected_hardlinks) is copied.
+ *   than `copyBelowBytes` are copied instead (up to `copyBudgetBytes` and
+ *   `copyMaxFiles` per tree), so the small files a pipeline typically
+ *   rewrites in place (JSON, CSV, HTML, counters, earlier outputs) are
+ *   private to the run. A file that cannot be linked (other filesystem,
+ *   fs.protected_hardlinks) is copied.
  * - Every staged entry is recorded in a manifest (inode, size, mtime in ns).
  * - Copy-back walks the scratch tree and moves back only entries that are new
  *   or differ from the manifest, by rename (same filesystem, no bytes moved)
@@ -31,12 +32,15 @@ export interface StageLimits {
   readonly copyBelowBytes: number
   /** At most this many bytes are copied per tree; beyond it everything is linked. */
   readonly copyBudgetBytes: number
+  /** At most this many files are copied per tree (each costs a create and, later, a delete). */
+  readonly copyMaxFiles: number
 }
 
 /** Every file is copied: used for the private copies of whitelisted repo paths. */
 export const copyEverything: StageLimits = {
   copyBelowBytes: Number.POSITIVE_INFINITY,
-  copyBudgetBytes: Number.POSITIVE_INFINITY
+  copyBudgetBytes: Number.POSITIVE_INFINITY,
+  copyMaxFiles: Number.POSITIVE_INFINITY
 }
 
 interface ManifestEntry {
@@ -122,7 +126,7 @@ export const stageTree = async (
     const s = fsSync.lstatSync(src, { bigint: true })
     const size = Number(s.size)
     stats.files++
-    if (size < limits.copyBelowBytes && size <= budget) {
+    if (size < limits.copyBelowBytes && size <= budget && stats.copied < limits.copyMaxFiles) {
       budget -= size
       await copyFilePreserving(src, dst, s)
       stats.copied++
