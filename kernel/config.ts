@@ -49,6 +49,11 @@ const resolvePaths = (config: StaticConfig, base: string): StaticConfig => {
       userDataDir: abs(config.paths.userDataDir),
       pipelinesRoot: abs(config.paths.pipelinesRoot)
     },
+    sandbox: {
+      ...config.sandbox,
+      scratchRoot: abs(config.sandbox.scratchRoot),
+      ...(config.sandbox.cacheDir ? { cacheDir: abs(config.sandbox.cacheDir) } : {})
+    },
     health: { ...config.health, ...(config.health.geminiEnvFile ? { geminiEnvFile: abs(config.health.geminiEnvFile) } : {}) }
   }
 }

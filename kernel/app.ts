@@ -1,0 +1,50 @@
+/**
+ * The production program: the allocator on real ports. In embedded mode the
+ * Firestore emulator (seeded with the demo) and a mail sink start in process.
+ */
+import { Data, Effect, Layer } from "effect"
+import { join } from "node:path"
+import type { StaticConfig } from "../schemas/config.ts"
+import { AppConfig } from "./config.ts"
+import { demoMailSinkLayer } from "./demo/mailSink.ts"
+import { EventBus } from "./events.ts"
+import { embeddedFirestoreLayer } from "./firestore/embedded.ts"
+import { liveFirestoreLayerFromConfig } from "./firestore/live.ts"
+import { SmtpMailerLive } from "./mail/smtp.ts"
+import { databaseFile } from "./paths.ts"
+import { ProcessPortLive } from "./process/select.ts"
+import { allocatorLayer } from "./runtime.ts"
+import { TunableStore } from "./store/tunables.ts"
+
+export class StartupRefused extends Data.TaggedError("StartupRefused")<{ readonly message: string }> {}
+
+/** LOMI_SANDBOX_ENABLED is only the start-up default: a value stored from the dashboard wins. */
+const sandboxDefaultFromEnv = (value: string | undefined) =>
+  Effect.gen(function* () {
+    if (value === undefined || value === "") return
+    if (value !== "0" && value !== "1") {
+      return yield* new StartupRefused({ message: `LOMI_SANDBOX_ENABLED must be 0 or 1, got ${JSON.stringify(value)}` })
+    }
+    yield* (yield* TunableStore).seedDefault("SANDBOX_ENABLED", Number(value))
+  })
+
+const processPortLayer = (config: StaticConfig) =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      yield* sandboxDefaultFromEnv(process.env.LOMI_SANDBOX_ENABLED)
+      const t = yield* (yield* TunableStore).get
+      return ProcessPortLive(config, t.SANDBOX_ENABLED)
+    })
+  )
+
+export const portsLayer = (config: StaticConfig) => {
+  const firestore = config.firestore.mode === "embedded" ? embeddedFirestoreLayer(config) : liveFirestoreLayerFromConfig(config)
+  const mail =
+    config.firestore.mode === "embedded"
+      ? Layer.merge(SmtpMailerLive(config.mail), demoMailSinkLayer(config.mail.host, config.mail.port, join(config.dataDir, "demo-mail")))
+      : SmtpMailerLive(config.mail)
+  return Layer.mergeAll(firestore, mail, EventBus.Default, Layer.succeed(AppConfig, config))
+}
+
+export const applicationLayer = (config: StaticConfig) =>
+  allocatorLayer(databaseFile(config.dataDir), processPortLayer(config)).pipe(Layer.provideMerge(portsLayer(config)))
