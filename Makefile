@@ -1,0 +1,70 @@
+# lomi-allocator harness. `make run` and `make test` are the two commands a newcomer needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NODE_STAMP := node_modules/.installed
+TSX := node_modules/.bin/tsx
+FIXTURE ?=
+
+.PHONY: help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
+
+help:
+	@echo "make run            start the allocator (embedded demo unless LOMI_CONFIG is set)"
+	@echo "make test           typecheck + every test suite (installs what is missing)"
+	@echo "make -s replay FIXTURE=path.json   replay a fixture, print the result JSON"
+	@echo "make replay-update  regenerate the replay goldens deliberately"
+	@echo "make bench          benchmarks, printed as tables with ratios"
+	@echo "make demo-doc ARGS='set demo-x {\"status\":\"Data Ready\",...}'   edit the running demo's Firestore"
+	@echo "make patient-info REPORT=id [FORCE=1]   (re)write patient_info.json for a report"
+
+# npm's own output goes to stderr so `make -s replay` prints only the result.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund 1>&2
+	@touch $@
+
+deps: $(NODE_STAMP)
+
+# bubblewrap runs the pipelines; chromium drives the browser tests. Installed when missing and root.
+system-deps:
+	@missing=""; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing" 1>&2; \
+	    apt-get update -qq 1>&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing 1>&2; \
+	  else \
+	    echo "missing system packages:$$missing (run as root, or: sudo apt-get install$$missing)" 1>&2; exit 1; \
+	  fi; \
+	fi
+
+typecheck: deps
+	npx tsc --noEmit -p tsconfig.json
+
+lint: typecheck
+
+ui: deps
+	@if [ -f ui/index.html ]; then npx vite build --config ui/vite.config.ts 1>&2; fi
+
+test: deps system-deps typecheck
+	npx vitest run
+
+run: deps system-deps ui
+	$(TSX) kernel/main.ts $(LOMI_CONFIG)
+
+replay: deps
+	@$(TSX) kernel/replay/cli.ts "$(FIXTURE)"
+
+replay-update: deps
+	$(TSX) kernel/replay/updateGoldens.ts
+
+bench: deps system-deps
+	$(TSX) test/bench/run.ts
+
+demo-doc: deps
+	$(TSX) kernel/firestore/demo-doc.ts $(ARGS)
+
+patient-info: deps
+	$(TSX) kernel/cli/patientInfo.ts "$(REPORT)" $(if $(FORCE),--force,)
+
+clean:
+	rm -rf .data ui/dist node_modules/.installed
