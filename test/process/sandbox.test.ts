@@ -5,7 +5,6 @@
  */
 import { spawn } from "node:child_process"
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Duration, Effect, Exit, Logger, LogLevel, Scope, Stream } from "effect"
@@ -154,7 +153,7 @@ describe("sandbox executor", () => {
   it.live("/tmp is private: host files are hidden, the run's files stay inside", () =>
     quiet(
       Effect.gen(function* () {
-        const marker = path.join(os.tmpdir(), `lomi-host-marker-${process.pid}`)
+        const marker = path.join("/tmp", `lomi-host-marker-${process.pid}`)
         writeFileSync(marker, "host\n")
         const spec = snippetSpec(
           world,
@@ -165,7 +164,7 @@ describe("sandbox executor", () => {
         expect(log).toContain("HOSTMARK hidden")
         expect(log).toContain("TMPWRITE ok")
         expect(log).toContain("TMPDIR=/tmp\n")
-        expect(existsSync(path.join(os.tmpdir(), `inside-${spec.docId}`))).toBe(false)
+        expect(existsSync(path.join("/tmp", `inside-${spec.docId}`))).toBe(false)
         rmSync(marker)
       })
     )
@@ -694,7 +693,7 @@ describe("sandbox executor", () => {
     it.live("everything under the host's /tmp (scratch, trees, runner script) still works", () =>
       quiet(
         Effect.gen(function* () {
-          const tmp = makeWorld(os.tmpdir())
+          const tmp = makeWorld("/tmp")
           seedPatient(tmp, "PT")
           const script = path.join(tmp.root, "runner.sh")
           writeFileSync(script, readFileSync(testScript("write-outputs.sh")))
