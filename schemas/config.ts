@@ -2,6 +2,7 @@
 import { Schema } from "effect"
 
 const Recipients = Schema.Array(Schema.String)
+const Port = Schema.Int.pipe(Schema.between(0, 65535))
 
 export const ServiceConfig = Schema.Struct({
   /** Bash script run as `bash <script> <docId> <patientId> <service>`. */
@@ -52,7 +53,7 @@ export const StaticConfig = Schema.Struct({
   }),
   mail: Schema.Struct({
     host: Schema.String,
-    port: Schema.Number,
+    port: Port,
     secure: Schema.optionalWith(Schema.Boolean, { default: () => false }),
     ignoreTLS: Schema.optionalWith(Schema.Boolean, { default: () => false }),
     user: Schema.optional(Schema.String),
@@ -81,7 +82,7 @@ export const StaticConfig = Schema.Struct({
   http: Schema.optionalWith(
     Schema.Struct({
       host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
-      port: Schema.optionalWith(Schema.Number, { default: () => 8080 }),
+      port: Schema.optionalWith(Port, { default: () => 8080 }),
       users: Schema.optionalWith(Schema.Array(UserConfig), { default: () => [] })
     }),
     { default: () => ({ host: "127.0.0.1", port: 8080, users: [] }) }

@@ -4,7 +4,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Data, Effect, Layer } from "effect"
+import { Cause, Data, Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { LATEST_MIGRATION, MIGRATIONS } from "./migrations.ts"
@@ -38,12 +38,17 @@ const migrate = Effect.gen(function* () {
   }
 })
 
+const describeCause = (cause: unknown) =>
+  cause instanceof Error ? cause.message : typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : String(cause)
+
 const refuseUnreadable = (filename: string) => (cause: unknown) =>
-  new DatabaseRefused({ message: `cannot open database ${filename}: ${String(cause)}` })
+  new DatabaseRefused({ message: `cannot open database ${filename}: ${describeCause(cause)}` })
 
 /** SqlClient on a file, migrated. Fails with DatabaseRefused instead of repairing anything. */
 export const databaseLayer = (filename: string) => {
-  const client = SqliteClient.layer({ filename })
+  const client = SqliteClient.layer({ filename }).pipe(
+    Layer.catchAllCause((cause) => Layer.fail(refuseUnreadable(filename)(Cause.squash(cause))))
+  )
   const ensureDir = Layer.effectDiscard(Effect.sync(() => mkdirSync(dirname(filename), { recursive: true })))
   const migrated = Layer.effectDiscard(
     migrate.pipe(Effect.catchTag("SqlError", (e) => Effect.fail(refuseUnreadable(filename)(e.cause))))

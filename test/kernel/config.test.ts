@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest"
+import { Effect, Either } from "effect"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { loadConfigFile, parseConfig } from "../../kernel/config.ts"
+
+const demoDir = fileURLToPath(new URL("../../fixtures/demo/", import.meta.url))
+const demo = (): Record<string, unknown> => JSON.parse(readFileSync(join(demoDir, "config.json"), "utf8"))
+const problem = (raw: unknown, env: NodeJS.ProcessEnv = {}) => {
+  const parsed = parseConfig(typeof raw === "string" ? raw : JSON.stringify(raw), demoDir, env)
+  return Either.isLeft(parsed) ? parsed.left.message : undefined
+}
+
+describe("static configuration", () => {
+  it("the demo configuration is valid and its paths resolve against its own folder", () => {
+    const parsed = parseConfig(JSON.stringify(demo()), demoDir, {})
+    expect(Either.isRight(parsed)).toBe(true)
+    if (Either.isRight(parsed)) {
+      expect(parsed.right.services["Gen-Decoder"].script).toBe(join(demoDir, "pipelines/run_gen_decoder.sh"))
+      expect(parsed.right.http.port).toBe(8080)
+    }
+  })
+
+  it("an unknown key is named", () => {
+    expect(problem({ ...demo(), maxWorkers: 4 })).toMatch(/^config maxWorkers: is unexpected/)
+  })
+
+  it("a wrong type is named with its path", () => {
+    const message = problem({ ...demo(), mail: { ...(demo().mail as object), port: "25" } })
+    expect(message).toMatch(/^config mail\.port: Expected number, actual "25"/)
+  })
+
+  it("a missing script is named with its path", () => {
+    const services = demo().services as Record<string, { script: string }>
+    const message = problem({ ...demo(), services: { ...services, "Epi-Insight": { script: "pipelines/nope.sh" } } })
+    expect(message).toBe(`config services.Epi-Insight.script: file not found: ${join(demoDir, "pipelines/nope.sh")}`)
+  })
+
+  it("malformed JSON is one clear line", () => {
+    expect(problem("{ not json")).toMatch(/^config is not valid JSON: /)
+  })
+
+  it("environment overrides the HTTP binding and data directory", () => {
+    const parsed = parseConfig(JSON.stringify(demo()), demoDir, { LOMI_HTTP_PORT: "9090", LOMI_DATA_DIR: "/tmp/x" })
+    expect(Either.isRight(parsed) && parsed.right.http.port).toBe(9090)
+    expect(Either.isRight(parsed) && parsed.right.dataDir).toBe("/tmp/x")
+  })
+
+  it("a non-numeric LOMI_HTTP_PORT is refused", () => {
+    expect(problem(demo(), { LOMI_HTTP_PORT: "eighty" })).toMatch(/^config http\.port: /)
+  })
+
+  it("a JSON array instead of an object is refused", () => {
+    expect(problem("[]")).toBe("config must be a JSON object")
+  })
+
+  it("a config file that cannot be read is one line naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lomi-config-"))
+    const exit = await Effect.runPromiseExit(loadConfigFile(join(dir, "missing.json"), {}))
+    expect(JSON.stringify(exit)).toContain(`cannot read config ${join(dir, "missing.json")}`)
+    writeFileSync(join(dir, "ok.json"), "{}")
+    const empty = await Effect.runPromiseExit(loadConfigFile(join(dir, "ok.json"), {}))
+    expect(JSON.stringify(empty)).toContain("config dataDir: is missing")
+  })
+})
