@@ -5,7 +5,7 @@
  * able to build a sandbox on this host (user namespaces may be disabled). If
  * not, start-up fails with a message that says how to fix it, rather than
  * silently running pipelines unisolated. SANDBOX_ENABLED=0 is the legacy
- * direct-to-disk path, safe only with one worker, hence `effectiveMaxWorkers`.
+ * direct-to-disk path, safe only with one worker (see `effectiveMaxWorkers` in schemas/tunables.ts).
  */
 import { spawn } from "node:child_process"
 import { constants as fsConstants, promises as fs } from "node:fs"
@@ -17,10 +17,6 @@ import { makePlainExecutor, plainOptionsFromConfig, type PlainExecutorOptions } 
 import { makeSandboxExecutor, sandboxOptionsFromConfig, type SandboxExecutorOptions } from "./sandbox.ts"
 
 export class SandboxUnavailable extends Data.TaggedError("SandboxUnavailable")<{ readonly message: string }> {}
-
-/** MAX_WORKERS as applied: unsandboxed pipelines share the real trees, so they run one at a time. */
-export const effectiveMaxWorkers = (maxWorkers: number, sandboxEnabled: number | boolean): number =>
-  sandboxEnabled === true || sandboxEnabled === 1 ? maxWorkers : 1
 
 const howToFix =
   "Install it (Debian/Ubuntu: `apt-get install bubblewrap`; RHEL/Alibaba Cloud Linux: `yum install bubblewrap`) " +

@@ -4,7 +4,8 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { ProcessPort } from "../../kernel/ports/process.ts"
-import { checkBwrap, effectiveMaxWorkers, ProcessPortLive } from "../../kernel/process/select.ts"
+import { checkBwrap, ProcessPortLive } from "../../kernel/process/select.ts"
+import { effectiveMaxWorkers } from "../../schemas/tunables.ts"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { makeSpec, makeWorld, quiet, readLog, runToExit, type World } from "./helpers.ts"
 
@@ -40,10 +41,9 @@ describe("executor selection", () => {
   afterAll(() => world.cleanup())
 
   it("effectiveMaxWorkers is forced to 1 without the sandbox", () => {
-    expect(effectiveMaxWorkers(8, 1)).toBe(8)
-    expect(effectiveMaxWorkers(8, 0)).toBe(1)
-    expect(effectiveMaxWorkers(8, true)).toBe(8)
-    expect(effectiveMaxWorkers(1, 0)).toBe(1)
+    expect(effectiveMaxWorkers({ MAX_WORKERS: 8, SANDBOX_ENABLED: 1 })).toBe(8)
+    expect(effectiveMaxWorkers({ MAX_WORKERS: 8, SANDBOX_ENABLED: 0 })).toBe(1)
+    expect(effectiveMaxWorkers({ MAX_WORKERS: 1, SANDBOX_ENABLED: 0 })).toBe(1)
   })
 
   it.live("a missing bwrap fails start-up with how to install it or switch the sandbox off", () =>
