@@ -72,7 +72,8 @@ export const httpLayer = (config: StaticConfig, options: HttpOptions = {}) => {
   )
   const api = HttpApiBuilder.api(Api).pipe(Layer.provide(groups), Layer.provide(AccessLive))
 
-  const served = HttpApiBuilder.serve(guard).pipe(
+  const served = HttpApiBuilder.serve().pipe(
+    Layer.provide(HttpApiBuilder.middleware(guard)),
     Layer.provide(HttpApiSwagger.layer({ path: "/api/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/openapi.json" })),
     Layer.provide(staticLayer(options.staticDir)),

@@ -5,11 +5,14 @@
  * token. Tests talk to the server only over HTTP; they reach behind it only
  * to play the outside world (Firestore documents, pipeline outcomes).
  */
+import { request as httpRequest } from "node:http"
 import { HttpServer } from "@effect/platform"
 import { Context, Duration, Effect, Layer, Option } from "effect"
 import { CSRF_HEADER, type Role, SESSION_COOKIE } from "../../schemas/api.ts"
 import type { StaticConfig } from "../../schemas/config.ts"
+import { MemoryFirestore } from "../../kernel/firestore/memory.ts"
 import { httpLayer, type HttpOptions, hashPassword } from "../../kernel/http/server.ts"
+import { SimScript, type SimOutcome } from "../../kernel/replay/simProcess.ts"
 import { allocatorOn, tempDir, testConfig, worldLayer } from "../support/allocator.ts"
 
 export interface TestUser {
@@ -178,3 +181,66 @@ export const eventually = <A, B>(
     }
     return yield* Effect.dieMessage(`condition not met within ${deadline} ms; last: ${JSON.stringify(last)}`)
   })
+
+/** A request whose path is sent exactly as given (fetch would normalise `%2E%2E` and `..`). */
+export const rawRequest = (base: string, method: string, path: string, headers: Record<string, string> = {}) =>
+  Effect.async<{ readonly status: number; readonly body: string }>((resume) => {
+    const url = new URL(base)
+    const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
+      let body = ""
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => (body += chunk))
+      res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, body })))
+    })
+    req.on("error", (e) => resume(Effect.die(e)))
+    req.end()
+  })
+
+// ---------------------------------------------------------------------------
+// Playing the outside world, and waiting for the allocator
+
+export interface RunView {
+  readonly id: number
+  readonly doc_id: string
+  readonly state: string
+  readonly attempt: number
+  readonly notes: string | null
+  readonly error_message: string | null
+  readonly service: string
+  readonly patient_id: string | null
+}
+
+export const exitAfter = (code: number, ms = 30): SimOutcome => ({ _tag: "Exit", code, after: Duration.millis(ms) })
+export const hang: SimOutcome = { _tag: "Hang" }
+
+/** A report arrives as Data Ready, its pipeline scripted to end with `outcomes`. */
+export const arrive = (
+  doc: string,
+  service: string,
+  patientId: string,
+  outcomes: ReadonlyArray<SimOutcome>,
+  extra: Readonly<Record<string, unknown>> = {}
+) =>
+  Effect.gen(function* () {
+    const sim = yield* SimScript
+    const fs = yield* MemoryFirestore
+    yield* sim.append(doc, outcomes)
+    yield* fs.setReport(doc, { status: "Data Ready", service, patientId, ...extra })
+  })
+
+export const runsOf = (client: Client, doc: string) =>
+  Effect.map(client.get(`/api/docs/${doc}`), (reply) =>
+    reply.status === 200 ? (reply.body as { runs: ReadonlyArray<RunView> }).runs : []
+  )
+
+/** Waits until the document's runs satisfy `done`, and returns them. */
+export const waitRuns = (client: Client, doc: string, done: (runs: ReadonlyArray<RunView>) => boolean) =>
+  eventually(runsOf(client, doc), (runs) => (done(runs) ? runs : undefined))
+
+export const statesOf = (runs: ReadonlyArray<RunView>) => runs.map((r) => r.state)
+export const lastOf = (runs: ReadonlyArray<RunView>): RunView | undefined => runs[runs.length - 1]
+
+export const firestoreStatus = (doc: string) =>
+  Effect.flatMap(MemoryFirestore, (fs) =>
+    Effect.map(fs.snapshotReports, (all) => all.find((r) => r.id === doc)?.data)
+  )
