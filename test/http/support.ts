@@ -244,3 +244,127 @@ export const firestoreStatus = (doc: string) =>
   Effect.flatMap(MemoryFirestore, (fs) =>
     Effect.map(fs.snapshotReports, (all) => all.find((r) => r.id === doc)?.data)
   )
+
+// ---------------------------------------------------------------------------
+// A Server-Sent Events reader
+
+export interface SseFrame {
+  readonly event: string
+  readonly data: string
+}
+
+export interface SseStream {
+  readonly status: number
+  readonly contentType: string | null
+  /** True once the server's preamble (the `: connected` comment) has arrived. */
+  readonly connected: () => Promise<void>
+  /** The next frame (skipping earlier ones) that satisfies `match`. */
+  readonly next: (match: (frame: SseFrame) => boolean, timeoutMs?: number) => Promise<SseFrame>
+  /** Every frame received so far. */
+  readonly frames: () => ReadonlyArray<SseFrame>
+  /** Resolves when the server ends the stream. */
+  readonly ended: () => Promise<void>
+  readonly close: () => void
+}
+
+export const openSse = async (base: string, path: string, cookie: string | undefined): Promise<SseStream> => {
+  const controller = new AbortController()
+  const headers: Record<string, string> = { accept: "text/event-stream" }
+  if (cookie !== undefined) headers.cookie = `${SESSION_COOKIE}=${cookie}`
+  const response = await fetch(`${base}${path}`, { headers, signal: controller.signal })
+  const frames: Array<SseFrame> = []
+  let cursor = 0
+  let connected = false
+  let done = false
+  let buffer = ""
+  const waiters = new Set<() => void>()
+  const notify = () => {
+    for (const w of [...waiters]) w()
+  }
+  const pump = async () => {
+    const body = response.body
+    if (body === null) return
+    const reader = body.getReader()
+    const decoder = new TextDecoder()
+    try {
+      for (;;) {
+        const { value, done: finished } = await reader.read()
+        if (finished) break
+        buffer += decoder.decode(value, { stream: true })
+        let split = buffer.indexOf("\n\n")
+        while (split >= 0) {
+          const block = buffer.slice(0, split)
+          buffer = buffer.slice(split + 2)
+          let event = "message"
+          const data: Array<string> = []
+          for (const line of block.split("\n")) {
+            if (line.startsWith(": connected")) connected = true
+            else if (line.startsWith("event: ")) event = line.slice(7)
+            else if (line.startsWith("data: ")) data.push(line.slice(6))
+          }
+          if (data.length > 0) frames.push({ event, data: data.join("\n") })
+          split = buffer.indexOf("\n\n")
+        }
+        notify()
+      }
+    } catch {
+      // aborted
+    } finally {
+      done = true
+      notify()
+    }
+  }
+  void pump()
+  const waitFor = <A>(check: () => A | undefined, timeoutMs: number, what: string) =>
+    new Promise<A>((resolve, reject) => {
+      const attempt = () => {
+        const found = check()
+        if (found !== undefined) {
+          waiters.delete(attempt)
+          clearTimeout(timer)
+          resolve(found)
+        } else if (done) {
+          waiters.delete(attempt)
+          clearTimeout(timer)
+          reject(new Error(`stream ended before ${what}; frames: ${JSON.stringify(frames)}`))
+        }
+      }
+      const timer = setTimeout(() => {
+        waiters.delete(attempt)
+        reject(new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(frames)}`))
+      }, timeoutMs)
+      waiters.add(attempt)
+      attempt()
+    })
+  return {
+    status: response.status,
+    contentType: response.headers.get("content-type"),
+    connected: () => waitFor(() => (connected ? true : undefined), 5000, "the preamble").then(() => undefined),
+    next: (match, timeoutMs = 5000) =>
+      waitFor(
+        () => {
+          while (cursor < frames.length) {
+            const frame = frames[cursor]
+            cursor += 1
+            if (frame !== undefined && match(frame)) return frame
+          }
+          return undefined
+        },
+        timeoutMs,
+        "a matching frame"
+      ),
+    frames: () => frames,
+    ended: () =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (done) {
+            waiters.delete(check)
+            resolve()
+          }
+        }
+        waiters.add(check)
+        check()
+      }),
+    close: () => controller.abort()
+  }
+}
