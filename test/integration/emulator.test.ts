@@ -1,0 +1,158 @@
+/**
+ * End to end on the real Firestore protocol: the in-process emulator
+ * (embeddedFirestoreLayer, seeded from the test's own seed directory) behind
+ * the live port, the plain executor, and the capture mailer. Documents are
+ * written and read back through a separate firebase-admin client on the same
+ * emulator, as a hospital or the dashboard's downstream would.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { acquireDocEditor } from "../../kernel/firestore/doc-editor.ts"
+import { CapturedMail } from "../../kernel/mail/capture.ts"
+import {
+  control,
+  dataReady,
+  emulatorPorts,
+  eventually,
+  execute,
+  FAST,
+  holds,
+  integrationConfig,
+  plainExecutor,
+  quiet,
+  recordEvents,
+  rowsFor,
+  runLog,
+  startAllocator,
+  tempRoot,
+  type TestRoot,
+  type TunableValues,
+  waitForRows,
+  waitForState
+} from "./support.ts"
+
+const TIMEOUT = 120_000
+
+const ORDERED = {
+  status: "Ordered",
+  service: "Gen-Decoder",
+  patientId: "P-100",
+  patientName: "Ada Lovelace",
+  collectionDate: "2026-01-02"
+}
+const PATIENT = { name: "Ada Lovelace", birthDate: "1815-12-10", sex: "F" }
+
+const writeSeed = (t: TestRoot) => {
+  const dir = join(t.root, "seed")
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, "reports.json"), JSON.stringify({ "ord-1": ORDERED }))
+  writeFileSync(join(dir, "patients.json"), JSON.stringify({ "P-100": PATIENT }))
+  return dir
+}
+
+const start = (t: TestRoot, tunables: TunableValues = {}) =>
+  Effect.gen(function* () {
+    const config = integrationConfig(t)
+    const allocator = yield* startAllocator({
+      config,
+      ports: emulatorPorts(config, writeSeed(t)),
+      executor: plainExecutor(config),
+      tunables: { ...FAST, SANDBOX_ENABLED: 0, ...tunables }
+    })
+    // A second client on the emulator (FIRESTORE_EMULATOR_HOST is set while it runs).
+    const editor = yield* acquireDocEditor({ projectId: config.firestore.projectId })
+    return { ...allocator, editor }
+  })
+
+const mails = Effect.flatMap(CapturedMail, (m) => m.messages)
+
+describe("end to end on the Firestore emulator", () => {
+  it.scopedLive(
+    "a Data Ready document written through the emulator gets a row and runs",
+    () =>
+      quiet(
+        Effect.gen(function* () {
+          const t = yield* tempRoot
+          const { config, run, editor } = yield* start(t)
+          yield* editor.set("reports", "e2e-ok", dataReady("Epi-Insight", "P-100"))
+
+          const row = yield* run(waitForState("e2e-ok", "succeeded"))
+          expect(row).toMatchObject({ service: "Epi-Insight", patient_id: "P-100", patient_name: "Ada Lovelace", attempt: 1 })
+          expect(runLog(config, row)).toContain("pipeline start doc=e2e-ok patient=P-100 service=Epi-Insight attempt=1")
+          expect((yield* editor.get("reports", "e2e-ok"))?.status).toBe("Data Ready")
+          // The seeded order that is not Data Ready got no row.
+          expect(yield* run(rowsFor("ord-1"))).toEqual([])
+        })
+      ),
+    TIMEOUT
+  )
+
+  it.scopedLive(
+    "exhausting retries writes status Failed into the emulator's document",
+    () =>
+      quiet(
+        Effect.gen(function* () {
+          const t = yield* tempRoot
+          control(t).exitWith("e2e-fail", 4)
+          const { run, editor } = yield* start(t, { MAX_RETRIES: 2 })
+          yield* editor.set("reports", "e2e-fail", dataReady("Omni-Health", "P-100", { hospital: "St Elsewhere" }))
+
+          const rows = yield* run(waitForRows("e2e-fail", "failed_permanent", (r) => r.at(-1)?.state === "failed_permanent"))
+          expect(rows.map((r) => [r.attempt, r.state, r.exit_code])).toEqual([
+            [1, "failed_retrying", 4],
+            [2, "failed_permanent", 4]
+          ])
+          // Only status changed: the rest of the document is as the hospital wrote it.
+          expect(yield* editor.get("reports", "e2e-fail")).toEqual({
+            ...dataReady("Omni-Health", "P-100", { hospital: "St Elsewhere" }),
+            status: "Failed"
+          })
+          const sent = yield* eventually("the permanent_failure email", Effect.map(run(mails), (m) => (m.length > 0 ? m : undefined)))
+          expect(sent.map((m) => m.subject)).toEqual(["[Lomi] Permanent failure: Omni-Health order e2e-fail, patient Ada Lovelace (P-100)"])
+        })
+      ),
+    TIMEOUT
+  )
+
+  it.scopedLive(
+    "Manual Add writes patient_info.json into both trees; Release sets Data Ready + manualHoldRelease; the row skips the cooldown",
+    () =>
+      quiet(
+        Effect.gen(function* () {
+          const t = yield* tempRoot
+          // An hour's cooldown, which the released Gen-Decoder order must not wait.
+          const { config, run, editor } = yield* start(t, { COOLDOWN_SECONDS: 3600 })
+          const events = yield* run(recordEvents)
+
+          const added = yield* run(execute({ _tag: "manual_add", doc: "ord-1" }))
+          expect(added).toMatchObject({ ok: true })
+          for (const root of [config.paths.patientBaseDir, config.paths.userDataDir]) {
+            const info: unknown = JSON.parse(readFileSync(join(root, "P-100", "ord-1", "patient_info.json"), "utf8"))
+            expect(info).toEqual({ reportId: "ord-1", service: "Gen-Decoder", patientId: "P-100", patient: PATIENT, report: ORDERED })
+          }
+          expect((yield* run(holds)).map((h) => [h.doc_id, h.state, h.created_by])).toEqual([["ord-1", "holding", "tester"]])
+          expect((yield* editor.get("reports", "ord-1"))?.status).toBe("Ordered")
+          expect(yield* run(rowsFor("ord-1"))).toEqual([])
+
+          const released = yield* run(execute({ _tag: "release", doc: "ord-1" }))
+          expect(released).toMatchObject({ ok: true })
+          expect(yield* editor.get("reports", "ord-1")).toEqual({ ...ORDERED, status: "Data Ready", manualHoldRelease: true })
+          expect((yield* run(holds)).map((h) => h.state)).toEqual(["released"])
+
+          const row = yield* run(waitForState("ord-1", "succeeded"))
+          expect(row).toMatchObject({ attempt: 1, notes: "manual_release", service: "Gen-Decoder" })
+          const inserts = events.all().filter((e) => e._tag === "insert" && e.doc === "ord-1")
+          expect(inserts.map((e) => (e._tag === "insert" ? e.state : undefined))).toEqual(["queued"])
+          expect(Date.parse(row.scheduled_run_at ?? "")).toBeLessThanOrEqual(Date.parse(row.created_at))
+          // The lab was told at Manual Add; no upload reminder after the release.
+          const sent = yield* eventually("the manual_add email", Effect.map(run(mails), (m) => (m.length > 0 ? m : undefined)))
+          expect(sent.map((m) => m.subject)).toEqual([
+            "[Lomi] Manual add: please upload Gen-Decoder data for order ord-1, patient Ada Lovelace (P-100)"
+          ])
+        })
+      ),
+    TIMEOUT
+  )
+})
