@@ -2,7 +2,7 @@
  * `make -s replay FIXTURE=…`: prints the replay result as one JSON document.
  * A bad fixture prints one line on stderr, nothing on stdout, and exits 2.
  */
-import { Effect, Either, Logger, LogLevel, TestContext } from "effect"
+import { Effect, Either, Logger, LogLevel } from "effect"
 import { readFileSync } from "node:fs"
 import { decodeFixture } from "../../schemas/fixture.ts"
 import { replay } from "./driver.ts"
@@ -30,7 +30,6 @@ if (Either.isLeft(fixture)) {
 
 const verbose = process.env.LOMI_REPLAY_VERBOSE === "1"
 const program = replay(fixture.right).pipe(
-  Effect.provide(TestContext.TestContext),
   Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: false }))),
   Logger.withMinimumLogLevel(verbose ? LogLevel.Debug : LogLevel.None)
 )

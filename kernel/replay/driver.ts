@@ -6,7 +6,7 @@
  * simply vanish) and builds it again on the same database, so start-up
  * recovery runs exactly as in production.
  */
-import { Context, Duration, Effect, Exit, Layer, Queue, Scope, TestClock } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Queue, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -21,6 +21,7 @@ import { ProcessPort } from "../ports/process.ts"
 import { allocatorLayer, storeLayer } from "../runtime.ts"
 import { TunableStore } from "../store/tunables.ts"
 import { advanceTo, settle } from "./settle.ts"
+import { VirtualClock } from "./virtualClock.ts"
 import { type SimOutcome, SimScript } from "./simProcess.ts"
 import { type ReplaySnapshot, takeSnapshot, type TraceEntry, toTraceEntry } from "./snapshot.ts"
 import { replayConfig, replayWorldLayer } from "./world.ts"
@@ -48,9 +49,8 @@ const toCommand = (c: FixtureCommand): OperatorCommand => {
 
 const REPLAY_USER = "replay"
 
-const runFixture = (fixture: Fixture, dir: string) =>
+const runFixture = (fixture: Fixture, dir: string, clock: VirtualClock) =>
   Effect.gen(function* () {
-    yield* TestClock.setTime(fixture.start)
     const config = replayConfig(dir, fixture.timezone)
     const world = yield* Layer.build(replayWorldLayer(config))
     const inWorld = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, world)
@@ -138,13 +138,13 @@ const runFixture = (fixture: Fixture, dir: string) =>
       })
 
     for (const step of fixture.steps) {
-      yield* inAllocator(advanceTo(fixture.start + step.at))
+      yield* inAllocator(advanceTo(clock, fixture.start + step.at))
       yield* drainEvents
       yield* apply(step)
       yield* inAllocator(settle)
       yield* drainEvents
     }
-    yield* inAllocator(advanceTo(fixture.start + fixture.until))
+    yield* inAllocator(advanceTo(clock, fixture.start + fixture.until))
     yield* drainEvents
     snapshots.final = yield* inAllocator(takeSnapshot(emails))
     yield* Scope.close(current.scope, Exit.void)
@@ -156,6 +156,9 @@ const runFixture = (fixture: Fixture, dir: string) =>
 export const replay = (fixture: Fixture) =>
   Effect.acquireUseRelease(
     Effect.sync(() => mkdtempSync(join(tmpdir(), "lomi-replay-"))),
-    (dir) => Effect.scoped(runFixture(fixture, dir)),
+    (dir) => {
+      const clock = new VirtualClock(fixture.start)
+      return Effect.scoped(runFixture(fixture, dir, clock)).pipe(Effect.withClock(clock))
+    },
     (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
   )

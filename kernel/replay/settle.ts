@@ -5,7 +5,8 @@
  * system is settled when several turns in a row find nothing pending.
  * (A macrotask is not time: no timer and no clock reading is involved.)
  */
-import { Chunk, Effect, TestClock } from "effect"
+import { Effect } from "effect"
+import type { VirtualClock } from "./virtualClock.ts"
 import { Activity } from "../activity.ts"
 
 const QUIET_TURNS = 3
@@ -24,20 +25,18 @@ export const settle = Effect.gen(function* () {
   }
 })
 
-/** Moves the test clock to `target`, firing every timer at its own instant, settling after each. */
-export const advanceTo = (target: number) =>
+/** Moves the clock to `target`, firing every timer at its own instant, settling after each. */
+export const advanceTo = (clock: VirtualClock, target: number) =>
   Effect.gen(function* () {
     yield* settle
     for (;;) {
-      const now = yield* TestClock.currentTimeMillis
-      const sleeps = yield* TestClock.sleeps()
-      const next = Chunk.toReadonlyArray(sleeps).reduce<number | undefined>((min, at) => (min === undefined || at < min ? at : min), undefined)
+      const next = clock.nextDue()
       if (next === undefined || next > target) {
-        if (target > now) yield* TestClock.setTime(target)
+        clock.setTime(target)
         yield* settle
         return
       }
-      yield* TestClock.setTime(Math.max(next, now))
+      clock.setTime(next)
       yield* settle
     }
   })

@@ -4,7 +4,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Data, Effect, Layer } from "effect"
+import { Cause, Data, Duration, Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { LATEST_MIGRATION, MIGRATIONS } from "./migrations.ts"
@@ -14,6 +14,8 @@ export class DatabaseRefused extends Data.TaggedError("DatabaseRefused")<{ reado
 const migrate = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   yield* sql`PRAGMA busy_timeout = 5000`
+  // WAL with synchronous=NORMAL: commits stay atomic and consistent; only the last ones can be lost to a power cut.
+  yield* sql`PRAGMA synchronous = NORMAL`
   yield* sql`PRAGMA foreign_keys = ON`
   const check = yield* sql<{ quick_check: string }>`PRAGMA quick_check`
   if (check[0]?.quick_check !== "ok") {
@@ -46,7 +48,8 @@ const refuseUnreadable = (filename: string) => (cause: unknown) =>
 
 /** SqlClient on a file, migrated. Fails with DatabaseRefused instead of repairing anything. */
 export const databaseLayer = (filename: string) => {
-  const client = SqliteClient.layer({ filename }).pipe(
+  // Statements live for the process: their cache must not expire on a replay's virtual clock.
+  const client = SqliteClient.layer({ filename, prepareCacheSize: 500, prepareCacheTTL: Duration.days(36500) }).pipe(
     Layer.catchAllCause((cause) => Layer.fail(refuseUnreadable(filename)(Cause.squash(cause))))
   )
   const ensureDir = Layer.effectDiscard(Effect.sync(() => mkdirSync(dirname(filename), { recursive: true })))

@@ -1,0 +1,39 @@
+/**
+ * Replay speed: a generated month of history (1,000 documents over 30 virtual
+ * days, mixed outcomes) against a baseline measured in the same run, an
+ * empty 30-day fixture (the fixed cost of starting an allocator and letting
+ * a month of daily cleanups pass). Target: under 10 s wall, under 300 MB.
+ */
+import { Effect, Either, Logger, LogLevel } from "effect"
+import { decodeFixture } from "../../schemas/fixture.ts"
+import { replay } from "../../kernel/replay/driver.ts"
+import { generateScenario } from "../../kernel/replay/generate.ts"
+import { ms, ratio, table } from "./table.ts"
+
+const run = async (fixture: unknown) => {
+  const decoded = decodeFixture(JSON.stringify(fixture))
+  if (Either.isLeft(decoded)) throw new Error(decoded.left)
+  const started = performance.now()
+  const result = await Effect.runPromise(replay(decoded.right).pipe(Logger.withMinimumLogLevel(LogLevel.None)))
+  return { wall: performance.now() - started, events: result.trace.length, rss: process.memoryUsage().rss }
+}
+
+const empty = { name: "empty month", steps: [], until: "30d" }
+const baseline = await run(empty)
+const small = await run(generateScenario({ documents: 100, days: 30 }))
+const full = await run(generateScenario({ documents: 1000, days: 30 }))
+const peakMb = process.resourceUsage().maxRSS / 1024
+
+process.stdout.write("\n### Replay speed (in process, after start-up)\n\n")
+process.stdout.write(
+  table(
+    ["scenario", "wall ms", "trace events", "vs baseline"],
+    [
+      ["baseline: empty 30 days", ms(baseline.wall), baseline.events, "1.00x"],
+      ["100 docs / 30 days", ms(small.wall), small.events, ratio(small.wall, baseline.wall)],
+      ["1,000 docs / 30 days", ms(full.wall), full.events, ratio(full.wall, baseline.wall)]
+    ]
+  ) + "\n"
+)
+const ok = full.wall < 10_000 && peakMb < 300
+process.stdout.write(`\npeak RSS ${peakMb.toFixed(0)} MB; target 1,000 docs < 10,000 ms and < 300 MB: ${ok ? "met" : "MISSED"}\n`)
