@@ -61,7 +61,7 @@ bench: deps system-deps
 	$(TSX) test/bench/run.ts
 
 demo-doc: deps
-	$(TSX) kernel/firestore/demo-doc.ts $(ARGS)
+	$(TSX) kernel/firestore/demo-doc.ts --data-dir .data $(ARGS)
 
 patient-info: deps
 	$(TSX) kernel/cli/patientInfo.ts "$(REPORT)" $(if $(FORCE),--force,)

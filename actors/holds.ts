@@ -15,7 +15,7 @@ import { EventBus } from "../kernel/events.ts"
 import { writeStatusTraced } from "../kernel/firestoreWrites.ts"
 import { HoldMailbox, NotifierMailbox } from "../kernel/mailboxes.ts"
 import { validateManualAdd } from "../kernel/manualAdd.ts"
-import { writePatientInfo } from "../kernel/patientInfo.ts"
+import { patientInfoContent, writePatientInfo } from "../kernel/patientInfo.ts"
 import { FirestorePort } from "../kernel/ports/firestore.ts"
 import { HoldStore } from "../kernel/store/holds.ts"
 import { actorLayer } from "../kernel/supervise.ts"
@@ -40,7 +40,7 @@ const holdsActor = Effect.gen(function* () {
               [config.paths.patientBaseDir, config.paths.userDataDir],
               patientId,
               doc,
-              { reportId: doc, service, patientId, patient, report },
+              patientInfoContent(doc, service, patientId, report, patient),
               false
             )
           )

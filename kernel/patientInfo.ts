@@ -10,6 +10,15 @@ import { isSafeSegment } from "../schemas/report.ts"
 
 export class PatientInfoError extends Data.TaggedError("PatientInfoError")<{ readonly message: string }> {}
 
+/** What patient_info.json holds: the report and patient documents as Firestore has them. */
+export const patientInfoContent = (reportId: string, service: string, patientId: string, report: unknown, patient: unknown) => ({
+  reportId,
+  service,
+  patientId,
+  patient,
+  report
+})
+
 export const patientInfoFiles = (roots: ReadonlyArray<string>, patientId: string, reportId: string) =>
   roots.map((root) => join(root, patientId, reportId, "patient_info.json"))
 
