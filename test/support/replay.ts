@@ -1,5 +1,5 @@
 /** Runs a fixture object (as in fixtures/replays) through the real replay driver. */
-import { Effect, Either, Logger, LogLevel, TestContext } from "effect"
+import { Effect, Either, Logger, LogLevel } from "effect"
 import { decodeFixture } from "../../schemas/fixture.ts"
 import { replay, type ReplayResult } from "../../kernel/replay/driver.ts"
 
@@ -8,7 +8,7 @@ export const replayObject = (fixture: unknown): Effect.Effect<ReplayResult> =>
     const decoded = decodeFixture(JSON.stringify(fixture))
     if (Either.isLeft(decoded)) return Effect.dieMessage(decoded.left)
     return replay(decoded.right)
-  }).pipe(Effect.provide(TestContext.TestContext), Logger.withMinimumLogLevel(LogLevel.None))
+  }).pipe(Logger.withMinimumLogLevel(LogLevel.None))
 
 export const runReplay = (fixture: unknown) => Effect.runPromise(replayObject(fixture))
 
