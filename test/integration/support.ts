@@ -285,6 +285,12 @@ export const runLog = (config: StaticConfig, run: JobRun): string => {
   return existsSync(file) ? readFileSync(file, "utf8") : ""
 }
 
+/** Sandbox scratch directories present under `<root>/scratch`. */
+export const scratchRuns = (t: TestRoot): ReadonlyArray<string> => {
+  const dir = join(t.root, "scratch")
+  return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith("run-")) : []
+}
+
 // --- pipeline control (scripts/pipeline.sh) ---
 
 export const control = (t: TestRoot) => {

@@ -29,6 +29,7 @@ import {
   rowsFor,
   runLog,
   sandboxExecutor,
+  scratchRuns,
   startAllocator,
   tempRoot,
   type TestRoot,
@@ -239,6 +240,7 @@ describe.each(EXECUTORS)("workers with real processes ($name executor)", ({ name
             expect(pid).toBeDefined()
             expect(isLive(pid ?? 0)).toBe(false)
           }
+          yield* eventually("the run's scratch to be removed", Effect.sync(() => scratchRuns(t).length === 0))
           // The killed run's exit changed nothing, and an operator's kill sends no email.
           expect((yield* run(rowsFor("hang-1"))).map((r) => r.state)).toEqual(["failed_permanent"])
           expect(yield* run(mails)).toEqual([])
