@@ -12,7 +12,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { Clock, Context, Effect, Layer, Option, Ref } from "effect"
-import type { Role, SignedInUser } from "../../schemas/api.ts"
+import type { SignedInUser } from "../../schemas/api.ts"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { isoFromMillis } from "../time.ts"
 import { cryptoRandom, generatePassword, sameSecret, verifyPassword } from "./passwords.ts"
@@ -146,5 +146,3 @@ export const bootstrapCredentials: Effect.Effect<Option.Option<Credential>, neve
 )
 
 export const expiresAtIso = (session: Session) => isoFromMillis(session.expiresAt)
-
-export const roleOf = (session: Session): Role => session.user.role
