@@ -9,7 +9,7 @@
  * `call` turns every failure (a refusal at the HTTP edge, a network error,
  * an answer that does not match the schema) into one line for the operator.
  */
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { Effect, Either, ManagedRuntime, ParseResult } from "effect"
 import { Api, CSRF_HEADER } from "../../../schemas/api.ts"
 
@@ -60,8 +60,8 @@ const messageOf = (u: unknown): string | undefined =>
   typeof u === "object" && u !== null && "message" in u && typeof u.message === "string" ? u.message : undefined
 
 /** The server's own message from an answer the schema did not expect (413, 500, …). */
-const bodyMessage = async (response: { readonly text: Effect.Effect<string, unknown> }) => {
-  const text = await runtime.runPromise(Effect.orElseSucceed(response.text, () => ""))
+const bodyMessage = async (error: HttpClientError.ResponseError) => {
+  const text = await runtime.runPromise(Effect.orElseSucceed(error.response.text, () => ""))
   try {
     const parsed: unknown = JSON.parse(text)
     return messageOf(parsed) ?? text
@@ -74,15 +74,16 @@ const describe = async (error: unknown): Promise<{ message: string; status: numb
   if (ParseResult.isParseError(error)) {
     return { message: `not sent or not understood: ${ParseResult.TreeFormatter.formatErrorSync(error)}`, status: undefined }
   }
+  if (error instanceof HttpClientError.ResponseError) {
+    const body = await bodyMessage(error)
+    return { message: `HTTP ${error.response.status}${body === "" ? "" : `: ${body}`}`, status: error.response.status }
+  }
+  if (error instanceof HttpClientError.RequestError) {
+    return { message: "cannot reach the allocator (network error)", status: undefined }
+  }
   if (hasTag(error)) {
     const status = STATUS_OF_TAG[error._tag]
     if (status !== undefined) return { message: messageOf(error) ?? error._tag, status }
-    if (error._tag === "ResponseError" && "response" in error) {
-      const response = error.response as { readonly status: number; readonly text: Effect.Effect<string, unknown> }
-      const body = await bodyMessage(response)
-      return { message: `HTTP ${response.status}${body === "" ? "" : `: ${body}`}`, status: response.status }
-    }
-    if (error._tag === "RequestError") return { message: "cannot reach the allocator (network error)", status: undefined }
   }
   return { message: messageOf(error) ?? String(error), status: undefined }
 }

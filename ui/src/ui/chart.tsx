@@ -17,6 +17,8 @@ export interface ChartProps {
   readonly series: ReadonlyArray<Series>
   readonly kind: "stacked" | "line" | "grouped"
   readonly format?: (n: number) => string
+  /** Counts: ticks on whole numbers only. */
+  readonly integer?: boolean
   readonly testId?: string
 }
 
@@ -46,19 +48,34 @@ export const Chart = (props: ChartProps) => {
   const shown = createMemo(() => props.series.filter((s) => !hidden().has(s.name)))
   const fmt = (n: number) => (props.format ?? ((v: number) => String(Math.round(v * 10) / 10)))(n)
 
-  const max = createMemo(() => {
+  const ticks = createMemo((): ReadonlyArray<number> => {
     const values = props.labels.map((_, i) =>
       props.kind === "stacked"
         ? shown().reduce((sum, s) => sum + (s.values[i] ?? 0), 0)
         : Math.max(0, ...shown().map((s) => s.values[i] ?? 0))
     )
-    return niceMax(Math.max(0, ...values))
+    const top = Math.max(0, ...values)
+    if (props.integer !== true) {
+      const m = niceMax(top)
+      return [0, 0.25, 0.5, 0.75, 1].map((f) => m * f)
+    }
+    const m = Math.max(1, Math.ceil(top))
+    const step = m <= 5 ? 1 : Math.ceil(niceMax(m / 4))
+    const out: Array<number> = []
+    for (let t = 0; out.length === 0 || (out[out.length - 1] ?? 0) < m; t += step) out.push(t)
+    return out
   })
+  const max = () => ticks()[ticks().length - 1] ?? 1
   const n = () => Math.max(1, props.labels.length)
   const slot = () => plotW / n()
   const y = (v: number) => PAD.top + plotH - (v / max()) * plotH
   const x = (i: number) => PAD.left + slot() * i + slot() / 2
-  const labelEvery = () => Math.max(1, Math.ceil(n() / 10))
+  /** Show only as many x labels as fit side by side (about 6 px per character at this size). */
+  const labelEvery = () => {
+    const longest = Math.max(1, ...props.labels.map((l) => l.length))
+    const fit = Math.max(1, Math.floor(plotW / (longest * 6 + 10)))
+    return Math.max(1, Math.ceil(n() / fit))
+  }
 
   const bars = (): Array<JSX.Element> => {
     const out: Array<JSX.Element> = []
@@ -96,12 +113,12 @@ export const Chart = (props: ChartProps) => {
     <figure class="chart" data-testid={props.testId}>
       <figcaption>{props.title}</figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={props.title}>
-        <Index each={[0, 0.25, 0.5, 0.75, 1]}>
-          {(f) => (
+        <Index each={ticks()}>
+          {(tick) => (
             <g>
-              <line class="grid" x1={PAD.left} x2={W - PAD.right} y1={y(max() * f())} y2={y(max() * f())} />
-              <text class="axis" x={PAD.left - 6} y={y(max() * f()) + 4} text-anchor="end">
-                {fmt(max() * f())}
+              <line class="grid" x1={PAD.left} x2={W - PAD.right} y1={y(tick())} y2={y(tick())} />
+              <text class="axis" x={PAD.left - 6} y={y(tick()) + 4} text-anchor="end">
+                {fmt(tick())}
               </text>
             </g>
           )}

@@ -1,7 +1,7 @@
 /** Four charts over the last week or month; the legend hides or shows a series. */
 import { createMemo, For, Show } from "solid-js"
 import type { Charts } from "../../../../schemas/api.ts"
-import { SERVICES, type TerminalState } from "../../../../schemas/job.ts"
+import { SERVICES, TERMINAL_STATES, type TerminalState } from "../../../../schemas/job.ts"
 import { type ChartRange, useDashboard } from "../../data/dashboard.tsx"
 import { formatSeconds, STATE_LABEL } from "../../data/format.ts"
 import { Chart, type Series } from "../../ui/chart.tsx"
@@ -14,8 +14,8 @@ const OUTCOME_COLOR: Readonly<Record<TerminalState, string>> = {
   failed_sync: "#e07b39",
   failed_permanent: "#c8463d"
 }
-const OUTCOMES: ReadonlyArray<TerminalState> = ["succeeded", "failed_retrying", "temp_failed", "failed_sync", "failed_permanent"]
-const FAILURES = ["failed_retrying", "temp_failed", "failed_sync", "failed_permanent"] as const
+type FailureState = Exclude<TerminalState, "succeeded">
+const FAILURES = TERMINAL_STATES.filter((s): s is FailureState => s !== "succeeded")
 const SERVICE_COLOR = ["#4a6fd1", "#9b59b6", "#1f9e9a", "#888"]
 const RANGES: ReadonlyArray<{ readonly id: ChartRange; readonly label: string }> = [
   { id: "7d", label: "Week" },
@@ -31,7 +31,7 @@ const shortTime = (iso: string) => {
 const build = (c: Charts) => {
   const days = c.days
   const services = [...new Set([...SERVICES, ...c.durationByService.map((r) => r.service)])]
-  const outcome: ReadonlyArray<Series> = OUTCOMES.map((state) => ({
+  const outcome: ReadonlyArray<Series> = TERMINAL_STATES.map((state) => ({
     name: STATE_LABEL[state],
     color: OUTCOME_COLOR[state],
     values: days.map((day) => c.finishedByOutcome.find((r) => r.day === day)?.[state] ?? 0)
@@ -88,16 +88,16 @@ export const ChartsPanel = () => {
       <Show when={built()} fallback={<p class="muted">Loading…</p>}>
         {(b) => (
           <div class="charts">
-            <Chart title="Finished attempts per day, by outcome" kind="stacked" labels={b().dayLabels} series={b().outcome} testId="chart-outcomes" />
+            <Chart title="Finished attempts per day, by outcome" kind="stacked" integer labels={b().dayLabels} series={b().outcome} testId="chart-outcomes" />
             <Chart
               title="Average pipeline run time per day"
               kind="line"
               labels={b().dayLabels}
               series={b().duration}
-              format={formatSeconds}
+              format={(s) => (s < 10 ? `${Math.round(s * 10) / 10}s` : formatSeconds(s))}
             />
-            <Chart title="Failures by service" kind="grouped" labels={b().failureServices} series={b().failures} />
-            <Chart title="Queue depth" kind="line" labels={b().depthLabels} series={b().depth} />
+            <Chart title="Failures by service" kind="grouped" integer labels={b().failureServices} series={b().failures} />
+            <Chart title="Queue depth" kind="line" integer labels={b().depthLabels} series={b().depth} />
           </div>
         )}
       </Show>

@@ -87,6 +87,7 @@ export const JobsPanel = () => {
           placeholder="Search document id or patient id"
           aria-label="Search document id or patient id"
           data-testid="job-search"
+          maxLength={128}
           value={text()}
           onInput={(e) => onType(e.currentTarget.value)}
           onKeyDown={onKey}

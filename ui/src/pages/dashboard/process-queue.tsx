@@ -92,7 +92,9 @@ export const ProcessQueuePanel = () => {
         {(b) => (
           <div class="bulk-summary" classList={{ "bulk-failed": !b().result.ok }} data-testid="bulk-summary">
             <div class="bulk-head">
-              <strong>{b().title}:</strong> {b().result.message}
+              <span>
+                <strong>{b().title}:</strong> {b().result.message}
+              </span>
               <button type="button" class="icon-button" aria-label="Dismiss" onClick={() => setBulk(undefined)}>
                 ×
               </button>
