@@ -13,10 +13,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, appendFileSync } from "node
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, ManagedRuntime } from "effect"
+import { Effect, ManagedRuntime, Schema } from "effect"
 import { type Browser, chromium, type Locator, type Page } from "playwright-core"
 import { build } from "vite"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { StateCards } from "../../schemas/api.ts"
 import { MemoryFirestore } from "../../kernel/firestore/memory.ts"
 import { runLogFile } from "../../kernel/paths.ts"
 import { SimScript } from "../../kernel/replay/simProcess.ts"
@@ -143,7 +144,7 @@ describe.skipIf(!hasChromium)(suiteName, () => {
 
   it("shows the state cards with the allocator's real counts", async () => {
     const reply = await run(viewer.get("/api/state-cards"))
-    const cards = reply.body as { running: number; queued: number; succeeded: number; retrying: number; waiting: { total: number } }
+    const cards = Schema.decodeUnknownSync(StateCards)(reply.body)
     expect(cards.waiting.total).toBe(2)
     const count = (id: string) => page.getByTestId(`count-${id}`).textContent()
     await expect.poll(() => count("waiting")).toBe(String(cards.waiting.total))
@@ -332,5 +333,22 @@ describe.skipIf(!hasChromium)(suiteName, () => {
     expect(await page.getByTestId("help").textContent()).toContain("Release")
     await page.screenshot({ path: `${SHOTS}/lomi-dashboard-help.png` })
     expect(await marker()).toBe(42)
+  })
+
+  it("gives a viewer the same live view without the buttons they may not use", async () => {
+    await page.getByRole("link", { name: "Back to the dashboard" }).click()
+    await page.getByRole("button", { name: "Sign out" }).click()
+    await page.locator("input[name=username]").waitFor()
+    expect(await page.getByRole("alert").textContent()).toContain("Signed out.")
+
+    await page.locator("input[name=username]").fill(USERS.viewer.name)
+    await page.locator("input[name=password]").fill(USERS.viewer.password)
+    await page.getByRole("button", { name: "Sign in" }).click()
+    await page.getByTestId("who").waitFor()
+    expect(await page.getByRole("button", { name: "+ Manual Add" }).count()).toBe(0)
+    expect(await page.getByRole("button", { name: "Config" }).count()).toBe(0)
+    const row = page.locator('[data-testid=queue-cooldown][data-doc="omni-retry-1"]')
+    await row.waitFor()
+    expect(await row.getByTestId("skip").isDisabled()).toBe(true)
   })
 })

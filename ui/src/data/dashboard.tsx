@@ -3,7 +3,7 @@
  * it. Components read through this context's getters and never fetch these
  * themselves, so one event costs one request whatever is on screen.
  */
-import { createContext, createSignal, type JSX, useContext } from "solid-js"
+import { createContext, createSignal, type JSX, onCleanup, useContext } from "solid-js"
 import type {
   Charts,
   CommandLogPage,
@@ -84,25 +84,6 @@ export const DashboardProvider = (props: { readonly children: JSX.Element }) => 
     jobsChanged()
   }
 
-  events.on("insert", rowsChanged)
-  events.on("transition", (event) => {
-    rowsChanged()
-    if (!isActive(event.to)) charts.schedule(1500)
-  })
-  events.on("hold", () => {
-    cards.schedule()
-    queue.schedule()
-  })
-  events.on("command", (event) => {
-    commands.schedule()
-    if (event.name === "set_tunable") tunables.schedule()
-  })
-  events.on("email", () => notifications.schedule())
-  events.on("outage", (event) => {
-    setOutageEvent(event.down)
-    cards.schedule()
-    health.schedule()
-  })
   const everything = () => {
     setOutageEvent(undefined)
     rowsChanged()
@@ -112,8 +93,30 @@ export const DashboardProvider = (props: { readonly children: JSX.Element }) => 
     commands.schedule()
     notifications.schedule()
   }
-  events.on("cleanup", everything)
-  events.onResync(everything)
+  const subscriptions = [
+    events.on("insert", rowsChanged),
+    events.on("transition", (event) => {
+      rowsChanged()
+      if (!isActive(event.to)) charts.schedule(1500)
+    }),
+    events.on("hold", () => {
+      cards.schedule()
+      queue.schedule()
+    }),
+    events.on("command", (event) => {
+      commands.schedule()
+      if (event.name === "set_tunable") tunables.schedule()
+    }),
+    events.on("email", () => notifications.schedule()),
+    events.on("outage", (event) => {
+      setOutageEvent(event.down)
+      cards.schedule()
+      health.schedule()
+    }),
+    events.on("cleanup", everything),
+    events.onResync(everything)
+  ]
+  onCleanup(() => subscriptions.forEach((unsubscribe) => unsubscribe()))
 
   const data: DashboardData = {
     cards,

@@ -22,12 +22,12 @@ export interface EventBus {
   /** Events received since the page loaded. */
   readonly received: number
   readonly on: <T extends EventTag>(tag: T, handler: (event: EventOf<T>) => void) => () => void
-  readonly onAny: (handler: (event: AllocatorEvent) => void) => () => void
   /** After a reconnection: whatever happened meanwhile was missed. */
   readonly onResync: (handler: () => void) => () => void
 }
 
 const decode = Schema.decodeUnknownEither(Schema.parseJson(AllocatorEvent))
+const hasTag = <T extends EventTag>(event: AllocatorEvent, tag: T): event is EventOf<T> => event._tag === tag
 const REOPEN_MS = 3000
 
 const EventContext = createContext<EventBus>()
@@ -88,9 +88,8 @@ export const EventProvider = (props: { readonly children: JSX.Element }) => {
     },
     on: (tag, handler) =>
       subscribe(handlers, (event: AllocatorEvent) => {
-        if (event._tag === tag) handler(event as EventOf<typeof tag>)
+        if (hasTag(event, tag)) handler(event)
       }),
-    onAny: (handler) => subscribe(handlers, handler),
     onResync: (handler) => subscribe(resyncs, handler)
   }
 
@@ -101,10 +100,4 @@ export const useEvents = (): EventBus => {
   const bus = useContext(EventContext)
   if (bus === undefined) throw new Error("useEvents outside EventProvider")
   return bus
-}
-
-/** Subscribes for the lifetime of the calling component. */
-export const useEvent = <T extends EventTag>(tag: T, handler: (event: EventOf<T>) => void): void => {
-  const bus = useEvents()
-  onCleanup(bus.on(tag, handler))
 }

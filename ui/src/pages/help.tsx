@@ -32,7 +32,7 @@ interface Topic {
   readonly body: () => JSX.Element
 }
 
-const TOPICS: ReadonlyArray<Topic> = [
+const TOPICS: readonly [Topic, ...Array<Topic>] = [
   {
     id: "overview",
     title: "What the allocator does",
@@ -356,7 +356,7 @@ export const HelpPage = () => {
   const topic = () => {
     const r = route()
     const id = r.page === "help" ? r.topic : undefined
-    return TOPICS.find((t) => t.id === id) ?? (TOPICS[0] as Topic)
+    return TOPICS.find((t) => t.id === id) ?? TOPICS[0]
   }
   return (
     <div class="page">

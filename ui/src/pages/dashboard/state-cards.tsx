@@ -25,7 +25,7 @@ interface CardSpec {
   readonly tone: string
 }
 
-const CARDS: ReadonlyArray<CardSpec> = [
+const CARDS: readonly [CardSpec, ...Array<CardSpec>] = [
   { id: "running", title: "Running", states: ["running"], count: (c) => c.running, sub: () => "pipelines in progress", tone: "running" },
   { id: "queued", title: "Queued", states: ["queued"], count: (c) => c.queued, sub: () => "waiting for a worker", tone: "queued" },
   {
@@ -56,7 +56,7 @@ const CARDS: ReadonlyArray<CardSpec> = [
   }
 ]
 
-const specOf = (id: CardId): CardSpec => CARDS.find((c) => c.id === id) ?? (CARDS[0] as CardSpec)
+const specOf = (id: CardId): CardSpec => CARDS.find((c) => c.id === id) ?? CARDS[0]
 
 export const StateCards = (props: { readonly open: (card: CardId) => void }) => {
   const data = useDashboard()
