@@ -2,11 +2,12 @@
  * What every request passes through before routing: the body is read here,
  * within a size limit (413 otherwise), and JSON bodies are parsed once so
  * that malformed JSON is a 400 with a message rather than a crash. The
- * cached body is what the endpoint then decodes. Every response gets the
- * security headers; an unknown route is a JSON 404.
+ * cached body is what the endpoint then decodes. A schema failure's message
+ * is cut down to one line per field. Every response gets the security
+ * headers; an unknown route is a JSON 404.
  */
-import { HttpApp, HttpIncomingMessage, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect, Either, Option } from "effect"
+import { HttpApiError, HttpApp, HttpIncomingMessage, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Effect, Either, Option } from "effect"
 
 /** Bytes. The CSV upload is the one large body. */
 export const BODY_LIMIT = 64 * 1024
@@ -50,6 +51,36 @@ const checkBody = Effect.gen(function* () {
   return Option.none<HttpServerResponse.HttpServerResponse>()
 })
 
+type Issue = HttpApiError.HttpApiDecodeError["issues"][number]
+
+const pathText = (path: ReadonlyArray<PropertyKey>) =>
+  path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`)).join("")
+
+/**
+ * One line per offending field instead of the schema's tree: `docs[1]: "../x"
+ * is not a valid document id`. A literal union's alternatives are merged.
+ */
+export const summarizeIssues = (issues: ReadonlyArray<Issue>): string => {
+  const meaningful = issues.filter((i) => !i.message.startsWith("Expected undefined"))
+  const byPath = new Map<string, Array<string>>()
+  for (const issue of meaningful.length > 0 ? meaningful : issues) {
+    const key = pathText(issue.path)
+    byPath.set(key, [...(byPath.get(key) ?? []), issue.message])
+  }
+  return [...byPath.entries()]
+    .map(([path, messages]) => {
+      const alternatives = messages.map((m) => /^Expected (.+), actual (.+)$/.exec(m))
+      const merged =
+        messages.length > 1 && alternatives.every((m) => m !== null)
+          ? `expected one of ${alternatives.map((m) => m?.[1] ?? "").join(", ")}; got ${alternatives[0]?.[2] ?? ""}`
+          : messages.join("; ")
+      return path === "" ? merged : `${path}: ${merged}`
+    })
+    .join("; ")
+}
+
+const isDecodeError = (u: unknown): u is HttpApiError.HttpApiDecodeError => u instanceof HttpApiError.HttpApiDecodeError
+
 const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "_tag" in u && u._tag === "RouteNotFound"
 
 export const guard = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
@@ -58,6 +89,19 @@ export const guard = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =
     const response = Option.isSome(early)
       ? early.value
       : yield* app.pipe(
+          Effect.catchAllCause((cause) =>
+            Option.match(Option.filter(Cause.failureOption(cause), isDecodeError), {
+              onNone: () => Effect.failCause(cause),
+              // The same body the API's own encoder writes, with the shorter message.
+              onSome: (e) =>
+                Effect.succeed(
+                  HttpServerResponse.unsafeJson(
+                    { _tag: e._tag, issues: e.issues, message: summarizeIssues(e.issues) },
+                    { status: 400 }
+                  )
+                )
+            })
+          ),
           Effect.catchIf(isRouteNotFound, () =>
             Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
               Effect.succeed(error(404, "NotFound", `no route ${request.method} ${new URL(request.url, "http://localhost").pathname}`))

@@ -184,7 +184,7 @@ layer(serverLayer(), { excludeTestServices: true })("bad requests", (it) => {
     Effect.gen(function* () {
       const viewer = yield* signIn("viewer")
       const cases: ReadonlyArray<readonly [string, RegExp]> = [
-        ["state=bogus", /state/],
+        ["state=bogus", /^state\[0\]: expected one of "received", .*; got "bogus"$/],
         ["limit=0", /limit must be 1-200/],
         ["limit=1000", /limit must be 1-200/],
         ["from=yesterday", /is not a date/],

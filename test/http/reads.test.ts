@@ -6,8 +6,9 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
 import { expect, it as plain, layer } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import type { CooldownRow } from "../../kernel/store/reads.ts"
+import { type CooldownRow, DashboardReads, SEARCH_INDEX_SQL } from "../../kernel/store/reads.ts"
 import { MemoryFirestore } from "../../kernel/firestore/memory.ts"
 import { cooldownKind } from "../../kernel/http/handlers/dashboard.ts"
 import { Outage } from "../../kernel/outage.ts"
@@ -405,6 +406,35 @@ layer(serverLayer(), { excludeTestServices: true })("dashboard reads", (it) => {
       expect(docs.status).toBe(200)
       expect(docs.text).toMatch(/swagger/i)
       expect(docs.headers.get("x-content-type-options")).toBe("nosniff")
+    })
+  )
+
+  it.effect("with the proposed trigram index, search answers exactly as the scan does", () =>
+    Effect.gen(function* () {
+      const viewer = yield* signIn("viewer")
+      const queries = ["RD-OK", "ok-3", "alpha", "pat-alpha-04", "sync-0", "zzz-nothing", "rd", "ALPHA&state=succeeded&service=Omni-Health"]
+      const run = Effect.forEach(queries, (q) => Effect.map(page(viewer, `?limit=200&q=${q}`), (p) => p.items.map((r) => r.id)))
+      const paged = Effect.gen(function* () {
+        const ids: Array<number> = []
+        let cursor: number | null = null
+        do {
+          const p: Page = yield* page(viewer, `?q=rd-&limit=4${cursor === null ? "" : `&cursor=${cursor}`}`)
+          ids.push(...p.items.map((r) => r.id))
+          cursor = p.nextCursor
+        } while (cursor !== null)
+        return ids
+      })
+      const scanned = yield* run
+      const scannedPages = yield* paged
+      const sql = yield* SqlClient.SqlClient
+      for (const statement of SEARCH_INDEX_SQL) yield* sql.unsafe(statement)
+      expect(yield* (yield* DashboardReads).hasSearchIndex).toBe(true)
+      expect(yield* run).toEqual(scanned)
+      expect(yield* paged).toEqual(scannedPages)
+      // Rows inserted after the index was built are found too (the insert trigger).
+      yield* arrive("rd-late-Zeta", "Epi-Insight", "PAT-Late-01", [exitAfter(0)])
+      yield* waitRuns(viewer, "rd-late-Zeta", (runs) => lastOf(runs)?.state === "succeeded")
+      expect((yield* page(viewer, "?q=late-zeta")).items.map((r) => r.doc_id)).toEqual(["rd-late-Zeta"])
     })
   )
 
