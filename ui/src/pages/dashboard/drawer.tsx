@@ -65,7 +65,11 @@ export const DocDrawer = (props: { readonly doc: string }) => {
     const id = picked() ?? newest()?.id
     return logs.find((l) => l.run === id) ?? logs[logs.length - 1]
   }
-  const runOf = (id: number) => runs().find((r) => r.id === id)
+  /** Follow a log while its run is running or about to; a row waiting for hours gets no stream. */
+  const isTailed = (id: number) => {
+    const state = runs().find((r) => r.id === id)?.state
+    return state === "running" || state === "queued"
+  }
 
   return (
     <Modal
@@ -264,10 +268,7 @@ export const DocDrawer = (props: { readonly doc: string }) => {
                       )}
                     </For>
                   </div>
-                  <RunLogView log={log()} active={(() => {
-                    const run = runOf(log().run)
-                    return run !== undefined && isActive(run.state)
-                  })()} />
+                  <RunLogView log={log()} active={isTailed(log().run)} />
                 </>
               )}
             </Show>
