@@ -318,6 +318,31 @@ const program = Effect.gen(function* () {
     row(c.name, yield* measure(c, false))
   }
 
+  progress("measuring the other dashboard reads")
+  const others: ReadonlyArray<readonly [string, string]> = [
+    ["GET /api/state-cards (COUNT by state)", "/api/state-cards"],
+    ["GET /api/process-queue", "/api/process-queue"],
+    ["GET /api/charts?range=7d", "/api/charts?range=7d"],
+    ["GET /api/docs/:doc (drawer)", `/api/docs/${sample}`]
+  ]
+  out()
+  out("Other dashboard reads at this size (not part of the target; informative):")
+  out()
+  out("| request | HTTP p50 ms | HTTP p95 ms | n |")
+  out("|---|---:|---:|---:|")
+  for (const [label, path] of others) {
+    const n = Math.min(ITERATIONS, 20)
+    const t = yield* Effect.promise(() =>
+      timeAsync(n, async () => {
+        const get = Effect.runPromise(client.get(path))
+        const reply = await get.catch(() => Effect.runPromise(client.get(path)))
+        if (reply.status !== 200) throw new Error(`${path}: ${reply.status} ${reply.text}`)
+        return 1
+      })
+    )
+    out(`| ${label} | ${ms(t.p50)} | ${ms(t.p95)} | ${n} |`)
+  }
+
   progress("applying the proposed trigram search index (SEARCH_INDEX_SQL)")
   const indexStart = performance.now()
   for (const statement of SEARCH_INDEX_SQL) db.exec(statement)
