@@ -94,7 +94,7 @@ export const ChartsPanel = () => {
               kind="line"
               labels={b().dayLabels}
               series={b().duration}
-              format={(s) => (s < 10 ? `${Math.round(s * 10) / 10}s` : formatSeconds(s))}
+              format={(s) => (s < 1 ? `${Math.round(s * 100) / 100}s` : s < 10 ? `${Math.round(s * 10) / 10}s` : formatSeconds(s))}
             />
             <Chart title="Failures by service" kind="grouped" integer labels={b().failureServices} series={b().failures} />
             <Chart title="Queue depth" kind="line" integer labels={b().depthLabels} series={b().depth} />
