@@ -10,6 +10,7 @@ import { demoMailSinkLayer } from "./demo/mailSink.ts"
 import { EventBus } from "./events.ts"
 import { embeddedFirestoreLayer } from "./firestore/embedded.ts"
 import { liveFirestoreLayerFromConfig } from "./firestore/live.ts"
+import { httpLayer } from "./http/server.ts"
 import { SmtpMailerLive } from "./mail/smtp.ts"
 import { databaseFile } from "./paths.ts"
 import { ProcessPortLive } from "./process/select.ts"
@@ -46,5 +47,9 @@ export const portsLayer = (config: StaticConfig) => {
   return Layer.mergeAll(firestore, mail, EventBus.Default, Layer.succeed(AppConfig, config))
 }
 
-export const applicationLayer = (config: StaticConfig) =>
-  allocatorLayer(databaseFile(config.dataDir), processPortLayer(config)).pipe(Layer.provideMerge(portsLayer(config)))
+/** The allocator, its ports, and the HTTP layer serving the API and the built dashboard. */
+export const applicationLayer = (config: StaticConfig, staticDir: string) =>
+  httpLayer(config, { staticDir }).pipe(
+    Layer.provideMerge(allocatorLayer(databaseFile(config.dataDir), processPortLayer(config))),
+    Layer.provideMerge(portsLayer(config))
+  )

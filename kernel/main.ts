@@ -4,21 +4,36 @@
  * line and exits 2; SIGINT/SIGTERM interrupt every actor and run finalizers.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { fileURLToPath } from "node:url"
 import { applicationLayer } from "./app.ts"
 import { loadConfigFile } from "./config.ts"
+import { bootstrapCredentials } from "./http/server.ts"
 
 const DEMO_CONFIG = fileURLToPath(new URL("../fixtures/demo/config.json", import.meta.url))
+const UI_DIST = fileURLToPath(new URL("../ui/dist", import.meta.url))
 const configFile = process.argv[2] ?? process.env.LOMI_CONFIG ?? DEMO_CONFIG
+
+const banner = (lines: ReadonlyArray<string>) =>
+  Effect.sync(() => process.stdout.write(`\n${lines.map((l) => `  ${l}`).join("\n")}\n\n`))
 
 const program = Effect.gen(function* () {
   const config = yield* loadConfigFile(configFile)
-  if (config.firestore.mode === "embedded") {
-    yield* Effect.logInfo("DEMO MODE: embedded Firestore emulator seeded from fixtures/demo (not a real project)")
-  }
-  return yield* Layer.launch(applicationLayer(config))
-})
+  const app = yield* Layer.build(applicationLayer(config, UI_DIST))
+  const bootstrap = yield* Effect.provide(bootstrapCredentials, app)
+  yield* banner([
+    config.firestore.mode === "embedded"
+      ? "lomi-allocator DEMO: embedded Firestore emulator seeded from fixtures/demo (not a real project)"
+      : `lomi-allocator: Firestore project ${config.firestore.projectId}`,
+    `dashboard: http://${config.http.host}:${config.http.port}/`,
+    Option.match(bootstrap, {
+      onNone: () => "login: the users in the config file",
+      onSome: (c) => `login: ${c.name} / ${c.password}   (first-run admin; configure http.users to replace it)`
+    }),
+    `data: ${config.dataDir}`
+  ])
+  return yield* Effect.never
+}).pipe(Effect.scoped)
 
 const oneLine = (message: string) =>
   Effect.sync(() => {
@@ -27,8 +42,5 @@ const oneLine = (message: string) =>
   })
 
 NodeRuntime.runMain(
-  program.pipe(
-    Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error)))
-  ),
-  { disableErrorReporting: false }
+  program.pipe(Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error))))
 )
