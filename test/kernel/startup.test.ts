@@ -1,0 +1,80 @@
+/**
+ * Start-up refusals of the real entry point: one line on stderr naming the
+ * problem, exit code 2, and nothing touched.
+ */
+import { describe, expect, it } from "vitest"
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("../../", import.meta.url))
+const demoDir = join(root, "fixtures/demo")
+
+const start = (config: Record<string, unknown>, env: Record<string, string> = {}) => {
+  const dir = mkdtempSync(join(tmpdir(), "lomi-start-"))
+  const file = join(dir, "config.json")
+  writeFileSync(file, JSON.stringify(config))
+  const result = spawnSync(join(root, "node_modules/.bin/tsx"), [join(root, "kernel/main.ts"), file], {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: 60_000
+  })
+  return { ...result, dir }
+}
+
+/** The demo configuration with absolute paths, its data in `dir`, on ports nobody else uses. */
+const demoConfig = (dir: string): Record<string, unknown> => {
+  const raw = JSON.parse(readFileSync(join(demoDir, "config.json"), "utf8")) as Record<string, Record<string, unknown>>
+  const services = Object.fromEntries(
+    Object.entries(raw.services ?? {}).map(([k, v]) => [k, { ...(v as object), script: join(demoDir, String((v as { script: string }).script)) }])
+  )
+  return {
+    ...raw,
+    dataDir: dir,
+    services,
+    paths: { patientBaseDir: join(dir, "base"), userDataDir: join(dir, "user"), pipelinesRoot: join(root, "fixtures/pipelines") },
+    sandbox: { scratchRoot: join(dir, "scratch") },
+    mail: { ...raw.mail, port: 20000 + Math.floor(Math.random() * 20000) },
+    http: { host: "127.0.0.1", port: 0 }
+  }
+}
+
+const stderrLines = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("lomi-allocator:"))
+
+describe("start-up refusals", () => {
+  it("a wrong type in the config file", () => {
+    const result = start({ dataDir: 3 })
+    expect(result.status).toBe(2)
+    expect(stderrLines(result.stderr)).toEqual(["lomi-allocator: config dataDir: Expected string, actual 3"])
+  })
+
+  it("a bad LOMI_SANDBOX_ENABLED", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lomi-start-data-"))
+    const result = start(demoConfig(dir), { LOMI_SANDBOX_ENABLED: "yes" })
+    expect(result.status).toBe(2)
+    expect(stderrLines(result.stderr)).toEqual(['lomi-allocator: LOMI_SANDBOX_ENABLED must be 0 or 1, got "yes"'])
+  })
+
+  it("a corrupt database is refused and left as it was", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lomi-start-data-"))
+    const garbage = "not a database ".repeat(500)
+    writeFileSync(join(dir, "allocator.db"), garbage)
+    const result = start(demoConfig(dir))
+    expect(result.status).toBe(2)
+    expect(stderrLines(result.stderr)[0]).toMatch(/^lomi-allocator: cannot open database .*allocator\.db/)
+    expect(readFileSync(join(dir, "allocator.db"), "utf8")).toBe(garbage)
+  })
+
+  it("the sandbox on with bwrap missing says how to fix it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lomi-start-data-"))
+    const config = demoConfig(dir)
+    const result = start({ ...config, sandbox: { scratchRoot: join(dir, "scratch"), bwrapPath: "/nonexistent/bwrap" } })
+    expect(result.status).toBe(2)
+    const [line] = stderrLines(result.stderr)
+    expect(line).toContain("bubblewrap was not found")
+    expect(line).toContain("apt-get install bubblewrap")
+    expect(existsSync(join(dir, "scratch"))).toBe(false)
+  })
+})
