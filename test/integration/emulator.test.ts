@@ -10,7 +10,9 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { acquireDocEditor } from "../../kernel/firestore/doc-editor.ts"
+import { EmbeddedFirestore } from "../../kernel/firestore/embedded.ts"
 import { CapturedMail } from "../../kernel/mail/capture.ts"
+import { Outage } from "../../kernel/outage.ts"
 import {
   control,
   dataReady,
@@ -154,5 +156,68 @@ describe("end to end on the Firestore emulator", () => {
         })
       ),
     TIMEOUT
+  )
+})
+
+describe("outage on the real protocol", () => {
+  /**
+   * Known bug (it.fails until fixed): kernel/firestore/live.ts `bounded` puts
+   * Effect.timeoutFail around the SDK promise, but the worker routes its
+   * outcome inside Effect.uninterruptible (actors/workers/attempt.ts), where a
+   * timeout cannot interrupt the promise and so waits for it to settle.
+   * firebase-admin keeps an update() to an unreachable backend pending for
+   * minutes, so the worker never reaches the connectivity check: no outage
+   * mode, the worker slot and shutdown are blocked, and when Firestore returns
+   * the already-committed write is reported as timed out: failed_sync plus a
+   * sync_retry row and a permanent_failure email, while Firestore says Failed.
+   * Fix: `Effect.tryPromise(...).pipe(Effect.interruptible, Effect.timeoutFail(...))`.
+   */
+  it.scopedLive.fails(
+    "the emulator stops under a failing run: outage mode within seconds, the row waits in running; once it listens again, Failed is written and the queue moves",
+    () =>
+      quiet(
+        Effect.gen(function* () {
+          const t = yield* tempRoot
+          const ctl = control(t)
+          const { config, run, editor } = yield* start(t, { MAX_RETRIES: 1 })
+          const emulator = yield* run(EmbeddedFirestore)
+          const outage = yield* run(Outage)
+          ctl.gate("em-a")
+          ctl.exitWith("em-a", 1)
+          yield* editor.set("reports", "em-a", dataReady("Epi-Insight", "P-100"))
+          const a = yield* run(waitForState("em-a", "running"))
+          yield* eventually("em-a at its gate", Effect.sync(() => runLog(config, a).includes("waiting for em-a.go")))
+          yield* editor.set("reports", "em-b", dataReady("Omni-Health", "P-100"))
+          const b = yield* run(waitForState("em-b", "queued"))
+
+          yield* emulator.stop
+          ctl.open("em-a")
+          // The Failed write is bounded (3 × connectivityTimeoutMs = 6 s), then the
+          // connectivity probe (2 s) fails: outage mode well within 20 s.
+          const entered = yield* eventually("outage mode", outage.isDown, { timeoutMs: 20_000 }).pipe(
+            Effect.as(true),
+            Effect.catchAllDefect(() => Effect.succeed(false))
+          )
+          const whileDown = {
+            a: (yield* run(rowsFor("em-a"))).map((r) => r.state),
+            b: (yield* run(rowsFor("em-b"))).map((r) => r.state)
+          }
+          // Bring Firestore back whatever happened, so that nothing is left waiting on it.
+          yield* emulator.start
+          expect(whileDown).toEqual({ a: ["running"], b: ["queued"] })
+          expect(entered, "outage mode within 20 s of Firestore going away").toBe(true)
+
+          const failed = yield* run(waitForState("em-a", "failed_permanent", { timeoutMs: 60_000 }))
+          expect(failed.id).toBe(a.id)
+          expect((yield* editor.get("reports", "em-a"))?.status).toBe("Failed")
+          expect((yield* run(waitForState("em-b", "succeeded", { timeoutMs: 60_000 }))).id).toBe(b.id)
+          // The listener is back on the emulator: a new document runs.
+          yield* editor.set("reports", "em-c", dataReady("Epi-Insight", "P-100"))
+          yield* run(waitForState("em-c", "succeeded", { timeoutMs: 60_000 }))
+          expect((yield* run(rowsFor("em-a"))).length).toBe(1)
+          expect((yield* run(rowsFor("em-b"))).length).toBe(1)
+        })
+      ),
+    180_000
   )
 })
