@@ -97,7 +97,8 @@ describe("end to end on the Firestore emulator", () => {
       quiet(
         Effect.gen(function* () {
           const t = yield* tempRoot
-          control(t).exitWith("e2e-fail", 4)
+          const ctl = control(t)
+          ctl.exitWith("e2e-fail", 4)
           const { run, editor } = yield* start(t, { MAX_RETRIES: 2 })
           yield* editor.set("reports", "e2e-fail", dataReady("Omni-Health", "P-100", { hospital: "St Elsewhere" }))
 
@@ -113,6 +114,37 @@ describe("end to end on the Firestore emulator", () => {
           })
           const sent = yield* eventually("the permanent_failure email", Effect.map(run(mails), (m) => (m.length > 0 ? m : undefined)))
           expect(sent.map((m) => m.subject)).toEqual(["[Lomi] Permanent failure: Omni-Health order e2e-fail, patient Ada Lovelace (P-100)"])
+
+          // Rule 14: a manual retry flips Firestore back, and the ADDED that follows starts a fresh attempt 1.
+          ctl.exitWith("e2e-fail", 0)
+          expect(yield* run(execute({ _tag: "retry", doc: "e2e-fail" }))).toEqual({ ok: true, message: "e2e-fail set to Data Ready" })
+          const retried = yield* run(waitForRows("e2e-fail", "a fresh attempt to succeed", (r) => r.length === 3 && r[2]?.state === "succeeded"))
+          expect(retried[2]).toMatchObject({ attempt: 1, notes: null, exit_code: 0 })
+          expect((yield* editor.get("reports", "e2e-fail"))?.status).toBe("Data Ready")
+        })
+      ),
+    TIMEOUT
+  )
+
+  it.scopedLive(
+    "a document that leaves Data Ready while cooling is withdrawn without a Firestore write or an email",
+    () =>
+      quiet(
+        Effect.gen(function* () {
+          const t = yield* tempRoot
+          const { run, editor } = yield* start(t, { COOLDOWN_SECONDS: 3600 })
+          const events = yield* run(recordEvents)
+          yield* editor.set("reports", "wd-1", dataReady("Gen-Decoder", "P-100"))
+          yield* run(waitForState("wd-1", "waiting_cooldown"))
+
+          yield* editor.patch("reports", "wd-1", { status: "Cancelled" })
+          const withdrawn = yield* run(waitForState("wd-1", "failed_permanent"))
+          expect(withdrawn).toMatchObject({ error_message: "Withdrawn from Firestore", attempt: 1, started_at: null })
+          expect((yield* editor.get("reports", "wd-1"))?.status).toBe("Cancelled")
+          expect(events.all().filter((e) => e._tag === "firestore_write")).toEqual([])
+          // The upload reminder went out at arrival; the withdrawal sends nothing.
+          const sent = yield* eventually("the upload reminder", Effect.map(run(mails), (m) => (m.length > 0 ? m : undefined)))
+          expect(sent.map((m) => m.subject)).toEqual([expect.stringContaining("Upload reminder: Gen-Decoder order wd-1")])
         })
       ),
     TIMEOUT
@@ -193,8 +225,8 @@ describe("outage on the real protocol", () => {
           yield* emulator.stop
           ctl.open("em-a")
           // The Failed write is bounded (3 × connectivityTimeoutMs = 6 s), then the
-          // connectivity probe (2 s) fails: outage mode well within 20 s.
-          const entered = yield* eventually("outage mode", outage.isDown, { timeoutMs: 20_000 }).pipe(
+          // connectivity probe (2 s) fails: outage mode well within 15 s.
+          const entered = yield* eventually("outage mode", outage.isDown, { timeoutMs: 15_000 }).pipe(
             Effect.as(true),
             Effect.catchAllDefect(() => Effect.succeed(false))
           )
@@ -205,7 +237,7 @@ describe("outage on the real protocol", () => {
           // Bring Firestore back whatever happened, so that nothing is left waiting on it.
           yield* emulator.start
           expect(whileDown).toEqual({ a: ["running"], b: ["queued"] })
-          expect(entered, "outage mode within 20 s of Firestore going away").toBe(true)
+          expect(entered, "outage mode within 15 s of Firestore going away").toBe(true)
 
           const failed = yield* run(waitForState("em-a", "failed_permanent", { timeoutMs: 60_000 }))
           expect(failed.id).toBe(a.id)
