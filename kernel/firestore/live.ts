@@ -50,7 +50,10 @@ export const makeLivePort = (db: Firestore, options: LiveFirestoreOptions): Fire
     run: () => Promise<A>,
     onError: (cause: unknown) => FirestoreError = toFirestoreError(operation)
   ): Effect.Effect<A, FirestoreError> =>
+    // Interruptible even inside a caller's uninterruptible region (the worker's outcome routing),
+    // or the timeout could never abandon a hung SDK call.
     Effect.tryPromise({ try: run, catch: onError }).pipe(
+      Effect.interruptible,
       Effect.timeoutFail({
         duration: timeoutMs,
         onTimeout: () =>

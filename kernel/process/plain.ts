@@ -9,6 +9,7 @@ import { ProcessPort, type ProcessPortShape } from "../ports/process.ts"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { defaultKillGrace, pipelineEnv, requireSafePatient, requireScript, runAnnotations } from "./common.ts"
 import { spawnGroup } from "./group.ts"
+import { INSTANCE_VAR, killOrphans } from "./orphans.ts"
 
 export interface PlainExecutorOptions {
   /** Real patient base root (`<patientBaseDir>/<patientId>/`). */
@@ -21,6 +22,8 @@ export interface PlainExecutorOptions {
   readonly killGrace?: Duration.DurationInput
   /** Interpreter for the runner scripts. Default `bash` (from PATH). */
   readonly bash?: string
+  /** Tags this allocator's pipelines so a restart can find the ones a crash left running (the data directory). */
+  readonly instance?: string
 }
 
 export const plainOptionsFromConfig = (
@@ -30,6 +33,7 @@ export const plainOptionsFromConfig = (
   patientBaseDir: config.paths.patientBaseDir,
   userDataDir: config.paths.userDataDir,
   minicondaBase: config.paths.minicondaBase,
+  instance: path.resolve(config.dataDir),
   ...overrides
 })
 
@@ -44,7 +48,11 @@ export const makePlainExecutor = (options: PlainExecutorOptions): ProcessPortSha
         yield* requireScript(spec.script)
         const env = pipelineEnv(
           spec,
-          { LOMI_BASE_DIR: patientBaseDir, LOMI_USER_DIR: userDataDir },
+          {
+            LOMI_BASE_DIR: patientBaseDir,
+            LOMI_USER_DIR: userDataDir,
+            ...(options.instance === undefined ? {} : { [INSTANCE_VAR]: options.instance })
+          },
           options.minicondaBase
         )
         const group = yield* spawnGroup({
@@ -57,8 +65,8 @@ export const makePlainExecutor = (options: PlainExecutorOptions): ProcessPortSha
         yield* Effect.log("pipeline started (plain)").pipe(Effect.annotateLogs({ pid: group.pgid }))
         return { pid: group.pid, exit: group.exit }
       }).pipe(Effect.annotateLogs(runAnnotations(spec)), Effect.withSpan("ProcessPort.plain.start")),
-    // Nothing is staged outside the real trees, so a crash leaves nothing to sweep.
-    sweepStale: Effect.succeed(0)
+    // Nothing is staged outside the real trees; what a crash can leave is a running pipeline.
+    sweepStale: options.instance === undefined ? Effect.succeed(0) : killOrphans(options.instance)
   }
 }
 

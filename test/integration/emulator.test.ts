@@ -193,18 +193,12 @@ describe("end to end on the Firestore emulator", () => {
 
 describe("outage on the real protocol", () => {
   /**
-   * Known bug (it.fails until fixed): kernel/firestore/live.ts `bounded` puts
-   * Effect.timeoutFail around the SDK promise, but the worker routes its
-   * outcome inside Effect.uninterruptible (actors/workers/attempt.ts), where a
-   * timeout cannot interrupt the promise and so waits for it to settle.
-   * firebase-admin keeps an update() to an unreachable backend pending for
-   * minutes, so the worker never reaches the connectivity check: no outage
-   * mode, the worker slot and shutdown are blocked, and when Firestore returns
-   * the already-committed write is reported as timed out: failed_sync plus a
-   * sync_retry row and a permanent_failure email, while Firestore says Failed.
-   * Fix: `Effect.tryPromise(...).pipe(Effect.interruptible, Effect.timeoutFail(...))`.
+   * The SDK keeps an update() to an unreachable backend pending for minutes;
+   * the port's timeout must still abandon it inside the worker's
+   * uninterruptible outcome routing, so the connectivity check runs and
+   * outage mode begins.
    */
-  it.scopedLive.fails(
+  it.scopedLive(
     "the emulator stops under a failing run: outage mode within seconds, the row waits in running; once it listens again, Failed is written and the queue moves",
     () =>
       quiet(
