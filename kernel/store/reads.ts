@@ -61,20 +61,7 @@ export interface ChartRow {
  * numbered migration (kernel/store/migrations.ts is not this module's); the
  * benchmark applies it to show the difference.
  */
-export const SEARCH_INDEX_SQL: ReadonlyArray<string> = [
-  `CREATE VIRTUAL TABLE job_runs_search USING fts5(doc_id, patient_id, content='job_runs', content_rowid='id', tokenize='trigram')`,
-  `INSERT INTO job_runs_search(job_runs_search) VALUES ('rebuild')`,
-  `CREATE TRIGGER job_runs_search_ai AFTER INSERT ON job_runs BEGIN
-     INSERT INTO job_runs_search(rowid, doc_id, patient_id) VALUES (new.id, new.doc_id, new.patient_id);
-   END`,
-  `CREATE TRIGGER job_runs_search_ad AFTER DELETE ON job_runs BEGIN
-     INSERT INTO job_runs_search(job_runs_search, rowid, doc_id, patient_id) VALUES ('delete', old.id, old.doc_id, old.patient_id);
-   END`,
-  `CREATE TRIGGER job_runs_search_au AFTER UPDATE OF doc_id, patient_id ON job_runs BEGIN
-     INSERT INTO job_runs_search(job_runs_search, rowid, doc_id, patient_id) VALUES ('delete', old.id, old.doc_id, old.patient_id);
-     INSERT INTO job_runs_search(rowid, doc_id, patient_id) VALUES (new.id, new.doc_id, new.patient_id);
-   END`
-]
+export { SEARCH_INDEX_SQL } from "./migrations.ts"
 
 const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 /** An FTS5 phrase: the text, quoted, so nothing in it is query syntax. */

@@ -3,7 +3,7 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Exit, Layer } from "effect"
 import { writeFileSync } from "node:fs"
 import { databaseLayer } from "../../kernel/store/database.ts"
-import { LATEST_MIGRATION } from "../../kernel/store/migrations.ts"
+import { LATEST_MIGRATION, MIGRATIONS } from "../../kernel/store/migrations.ts"
 import { removeDb, tempDbFile } from "../support/store.ts"
 
 const openDb = (file: string) => Effect.scoped(Layer.build(databaseLayer(file)))
@@ -22,7 +22,7 @@ describe("database start-up", () => {
       )
       removeDb(file)
       expect(rows.mode).toBe("wal")
-      expect(rows.applied).toEqual([LATEST_MIGRATION])
+      expect(rows.applied).toEqual(MIGRATIONS.map((m) => m.id))
     })
   )
 
