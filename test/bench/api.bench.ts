@@ -7,8 +7,8 @@
  *    directly with better-sqlite3, then served by the real HTTP layer on a
  *    loopback port. Each case is timed end to end over HTTP (p50/p95), next
  *    to the same SQL run raw on better-sqlite3 in the same process as the
- *    baseline. Searches are measured on the schema as migrated, and again
- *    with migration 2's trigram index (SEARCH_INDEX_SQL) rebuilt; the first pass runs without it (the scan baseline).
+ *    baseline. Searches are measured first without migration 2's trigram
+ *    index (the scan baseline), then with it rebuilt (SEARCH_INDEX_SQL).
  * 2. SSE fan-out: BENCH_SSE_CLIENTS (default 50) clients on /api/events,
  *    BENCH_SSE_EVENTS events published; every client must receive every
  *    event, in order.
