@@ -46,7 +46,8 @@ ui: deps
 	@if [ -f ui/index.html ]; then npx vite build --config ui/vite.config.ts 1>&2; fi
 
 test: deps system-deps typecheck
-	npx vitest run
+	npx vitest run --reporter=default --reporter=json --outputFile=.data/vitest-results.json
+	@node -e 'const r = require("./.data/vitest-results.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed`)'
 
 run: deps system-deps ui
 	$(TSX) kernel/main.ts $(LOMI_CONFIG)
