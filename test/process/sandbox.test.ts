@@ -102,7 +102,8 @@ describe("sandbox executor", () => {
       "the pipeline repo (not whitelisted)": () => path.join(world.pipelines, REPO, "src", "new.py"),
       "the real patient base": () => path.join(world.base, "P001", "escape.txt"),
       "the real user-data tree": () => path.join(world.user, "P001", "escape.txt"),
-      "the daemon's working directory": () => path.join(repoRoot, "lomi-escape.txt"),
+      // A checkout under /tmp sits in the sandbox's private tmpfs, where writes are allowed and vanish.
+      ...(repoRoot.startsWith("/tmp/") ? {} : { "the daemon's working directory": () => path.join(repoRoot, "lomi-escape.txt") }),
       "host /var/tmp": () => `/var/tmp/lomi-escape-${process.pid}`,
       "the home directory outside ~/.cache": () => path.join(world.home, "escape.txt"),
       "the scratch root beside the run dir": () => path.join(world.scratch, "escape.txt")
