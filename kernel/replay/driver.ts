@@ -6,7 +6,7 @@
  * simply vanish) and builds it again on the same database, so start-up
  * recovery runs exactly as in production.
  */
-import { Context, Duration, Effect, Exit, Layer, Queue, Scope } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Queue, Scheduler, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -158,7 +158,12 @@ export const replay = (fixture: Fixture) =>
     Effect.sync(() => mkdtempSync(join(tmpdir(), "lomi-replay-"))),
     (dir) => {
       const clock = new VirtualClock(fixture.start)
-      return Effect.scoped(runFixture(fixture, dir, clock)).pipe(Effect.withClock(clock))
+      return Effect.scoped(runFixture(fixture, dir, clock)).pipe(
+        Effect.withClock(clock),
+        // Fibers resume on microtasks only: the default scheduler's occasional setTimeout(0)
+        // fallback could let work slip past settle's quiet turns.
+        Effect.withScheduler(new Scheduler.MixedScheduler(Number.MAX_SAFE_INTEGER))
+      )
     },
     (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
   )
