@@ -6,7 +6,8 @@
  * Firestore-first path; otherwise a row is inserted unless dedup blocks it:
  * Gen-Decoder cools down first (and the lab gets an upload reminder) unless
  * an operator released it from a manual hold; everything else is queued.
- * REMOVED withdraws rows that have not started. MODIFIED changes no state.
+ * REMOVED withdraws rows that have not started. MODIFIED changes no state;
+ * it only refreshes the display fields of the document's active rows.
  */
 import { Effect, Option } from "effect"
 import { isManagedService } from "../schemas/job.ts"
@@ -98,7 +99,10 @@ const dispatch = Effect.gen(function* () {
       case "Added":
         return arrive(change.id, change.data)
       case "Modified":
-        return Effect.logDebug(`report ${change.id} modified; no state change`)
+        return jobs.refreshDisplay(change.id, {
+          patientName: optionalString(change.data.patientName),
+          collectionDate: optionalString(change.data.collectionDate)
+        })
       case "Removed":
         return jobs.withdraw(change.id).pipe(
           Effect.tap((rows) =>

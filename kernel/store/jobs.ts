@@ -324,6 +324,11 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
           )
         }),
 
+      /** A MODIFIED report refreshes what the dashboard shows of its waiting and running rows; never their state. */
+      refreshDisplay: (docId: string, display: { readonly patientName: string | null; readonly collectionDate: string | null }) =>
+        sql`UPDATE job_runs SET patient_name = ${display.patientName}, collection_date = ${display.collectionDate}
+          WHERE doc_id = ${docId} AND state IN ${sql.in(ACTIVE_STATES)}`.pipe(Effect.asVoid, Effect.orDie),
+
       /** Rule 13: terminal rows past their retention, by finished_at, else updated_at. */
       deleteExpired: (tunables: Tunables) =>
         Effect.gen(function* () {

@@ -145,6 +145,21 @@ describe("JobStore", () => {
     )
   })
 
+  it.scoped("a display refresh touches active rows' display fields only, never a state or a finished row", () =>
+    Effect.gen(function* () {
+      const jobs = yield* JobStore
+      const done = yield* rowIn("a", "succeeded")
+      const cooling = yield* jobs.insertArrival(arrival("a", { state: "waiting_cooldown" }))
+      expect(cooling._tag).toBe("Blocked")
+      const active = yield* rowIn("b", "waiting_cooldown")
+      yield* jobs.refreshDisplay("a", { patientName: "Ada", collectionDate: "2026-01-01" })
+      yield* jobs.refreshDisplay("b", { patientName: "Bea", collectionDate: null })
+      expect(Option.getOrThrow(yield* jobs.byId(done)).patient_name).toBeNull()
+      const refreshed = Option.getOrThrow(yield* jobs.byId(active))
+      expect([refreshed.patient_name, refreshed.state]).toEqual(["Bea", "waiting_cooldown"])
+    }).pipe(Effect.provide(freshStore()))
+  )
+
   describe("retention (rule 13)", () => {
     it.scoped("deletes terminal rows past retention and never active rows or holds, however old", () =>
       Effect.gen(function* () {
