@@ -4,9 +4,10 @@
  * on screen, so a change anywhere in what the operator has loaded shows up,
  * and reconciles them by id so unchanged rows are left alone.
  */
-import { batch, createSignal, onCleanup } from "solid-js"
+import { batch, createSignal } from "solid-js"
 import { createStore, reconcile } from "solid-js/store"
 import type { Outcome } from "./client.ts"
+import { coalesced } from "./coalesce.ts"
 
 export interface Page<T> {
   readonly items: ReadonlyArray<T>
@@ -39,7 +40,6 @@ export const createPaged = <T extends { readonly id: number }>(
   const [loading, setLoading] = createSignal(false)
   const [error, setError] = createSignal<string>()
   let generation = 0
-  let timer: ReturnType<typeof setTimeout> | undefined
   let busy: Promise<void> | undefined
   let again = false
 
@@ -114,16 +114,7 @@ export const createPaged = <T extends { readonly id: number }>(
     apply(await fetchPage(cursor, pageSize), mine, true)
   }
 
-  const schedule = (delay = 150) => {
-    if (timer !== undefined) return
-    timer = setTimeout(() => {
-      timer = undefined
-      void reload()
-    }, delay)
-  }
-  onCleanup(() => {
-    if (timer !== undefined) clearTimeout(timer)
-  })
+  const schedule = coalesced(() => void reload(), 150)
 
   if (options.lazy !== true) void reset()
 

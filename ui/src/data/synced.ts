@@ -6,9 +6,10 @@
  * Refetches are coalesced: a burst of events within `delay` ms costs one
  * request, and a request asked for while one is in flight runs once after it.
  */
-import { batch, createSignal, onCleanup } from "solid-js"
+import { batch, createSignal } from "solid-js"
 import { createStore, reconcile } from "solid-js/store"
 import type { Outcome } from "./client.ts"
+import { coalesced } from "./coalesce.ts"
 
 export interface Synced<T> {
   readonly value: T
@@ -34,7 +35,6 @@ export const createSynced = <T,>(
   const keyOf = options.key === undefined ? "id" : options.key
   let inFlight: Promise<void> | undefined
   let again = false
-  let timer: ReturnType<typeof setTimeout> | undefined
 
   const once = async () => {
     setLoading(true)
@@ -69,17 +69,7 @@ export const createSynced = <T,>(
     return inFlight
   }
 
-  const schedule = (delay = 120) => {
-    if (timer !== undefined) return
-    timer = setTimeout(() => {
-      timer = undefined
-      void refetch()
-    }, delay)
-  }
-
-  onCleanup(() => {
-    if (timer !== undefined) clearTimeout(timer)
-  })
+  const schedule = coalesced(() => void refetch(), 120)
 
   if (options.lazy !== true) void refetch()
 
