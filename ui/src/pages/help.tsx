@@ -32,6 +32,21 @@ interface Topic {
   readonly body: () => JSX.Element
 }
 
+const StateList = (props: { readonly states: ReadonlyArray<JobState> }) => (
+  <dl class="states">
+    <For each={props.states}>
+      {(s) => (
+        <>
+          <dt>
+            <StateBadge state={s} />
+          </dt>
+          <dd>{STATE_MEANING[s]}</dd>
+        </>
+      )}
+    </For>
+  </dl>
+)
+
 const TOPICS: readonly [Topic, ...Array<Topic>] = [
   {
     id: "overview",
@@ -68,31 +83,9 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
     body: () => (
       <>
         <p>Every attempt is in exactly one state. Active states:</p>
-        <dl class="states">
-          <For each={ACTIVE_STATES}>
-            {(s) => (
-              <>
-                <dt>
-                  <StateBadge state={s} />
-                </dt>
-                <dd>{STATE_MEANING[s]}</dd>
-              </>
-            )}
-          </For>
-        </dl>
+        <StateList states={ACTIVE_STATES} />
         <p>Final states (a row in one of these never changes again, except that Mark failed for retry can turn a succeeded row into a failed one):</p>
-        <dl class="states">
-          <For each={TERMINAL_STATES}>
-            {(s) => (
-              <>
-                <dt>
-                  <StateBadge state={s} />
-                </dt>
-                <dd>{STATE_MEANING[s]}</dd>
-              </>
-            )}
-          </For>
-        </dl>
+        <StateList states={TERMINAL_STATES} />
         <p>
           <strong>No duplicates.</strong> Firestore's listener sometimes reports the same document again. A new
           attempt is only created when the document's newest row allows it: a document that is active, succeeded, or
