@@ -160,8 +160,8 @@ export const replay = (fixture: Fixture) =>
       const clock = new VirtualClock(fixture.start)
       return Effect.scoped(runFixture(fixture, dir, clock)).pipe(
         Effect.withClock(clock),
-        // Fibers resume on microtasks only: the default scheduler's occasional setTimeout(0)
-        // fallback could let work slip past settle's quiet turns.
+        // Fibers resume on microtasks only: the default scheduler's occasional timer-based
+        // yield could let work slip past settle's quiet turns.
         Effect.withScheduler(new Scheduler.MixedScheduler(Number.MAX_SAFE_INTEGER))
       )
     },

@@ -9,8 +9,8 @@ import { call } from "../../data/client.ts"
 import { formatTime } from "../../data/format.ts"
 import { useNotices } from "../../data/notices.tsx"
 import { createPaged } from "../../data/paged.ts"
-import { OkBadge } from "../../ui/badge.tsx"
 import { ActionButton } from "../../ui/button.tsx"
+import { ItemResults } from "../../ui/itemResults.tsx"
 import { Modal } from "../../ui/modal.tsx"
 import { ListStatus } from "../../ui/panel.tsx"
 
@@ -142,20 +142,7 @@ export const BatchRerunModal = (props: { readonly onClose: () => void }) => {
         </button>
       </Show>
       <Show when={result()}>
-        {(r) => (
-          <div class="bulk-summary" classList={{ "bulk-failed": !r().ok }} data-testid="batch-result">
-            <strong>Result:</strong> {r().message}
-            <ul>
-              <For each={r().results}>
-                {(item) => (
-                  <li>
-                    <span class="mono">{item.doc}</span> <OkBadge ok={item.ok} yes="re-run" /> {item.message}
-                  </li>
-                )}
-              </For>
-            </ul>
-          </div>
-        )}
+        {(r) => <ItemResults label="Result" result={r()} yes="re-run" testId="batch-result" />}
       </Show>
     </Modal>
   )

@@ -10,6 +10,7 @@ import { call } from "../../data/client.ts"
 import { useNotices } from "../../data/notices.tsx"
 import { OkBadge } from "../../ui/badge.tsx"
 import { ActionButton } from "../../ui/button.tsx"
+import { ItemResults } from "../../ui/itemResults.tsx"
 import { Modal } from "../../ui/modal.tsx"
 
 type Verdict = ManualAddVerdict & { readonly line?: number }
@@ -189,20 +190,7 @@ export const ManualAddModal = (props: { readonly onClose: () => void }) => {
         </table>
       </Show>
       <Show when={submitted()}>
-        {(s) => (
-          <div class="bulk-summary" classList={{ "bulk-failed": !s().ok }}>
-            <strong>Submitted:</strong> {s().message}
-            <ul>
-              <For each={s().results}>
-                {(r) => (
-                  <li>
-                    <span class="mono">{r.doc}</span> <OkBadge ok={r.ok} yes="added" /> {r.message}
-                  </li>
-                )}
-              </For>
-            </ul>
-          </div>
-        )}
+        {(s) => <ItemResults label="Submitted" result={s()} yes="added" />}
       </Show>
     </Modal>
   )
