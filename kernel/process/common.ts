@@ -2,13 +2,12 @@
 import { promises as fs } from "node:fs"
 import { Duration, Effect } from "effect"
 import { SpawnError, type PipelineSpec } from "../ports/process.ts"
+// The dispatcher's rule for ids, checked again here where a path is built.
+import { isSafeSegment } from "../../schemas/report.ts"
 
 /** Default wait between SIGTERM and SIGKILL when a run's scope closes. */
 export const defaultKillGrace: Duration.Duration = Duration.seconds(3)
 
-/** A patient id (or doc id) that can be used as one path segment. */
-export const isSafeSegment = (value: string): boolean =>
-  value.length > 0 && value.length <= 255 && value !== "." && value !== ".." && !/[/\\\0]/.test(value)
 
 export const requireScript = (script: string): Effect.Effect<void, SpawnError> =>
   Effect.promise(() => fs.stat(script).then((s) => s.isFile(), () => false)).pipe(

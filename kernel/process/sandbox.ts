@@ -24,7 +24,8 @@ import * as path from "node:path"
 import { Duration, Effect, Layer } from "effect"
 import { ProcessPort, SpawnError, type PipelineExit, type PipelineSpec, type ProcessPortShape } from "../ports/process.ts"
 import type { StaticConfig } from "../../schemas/config.ts"
-import { defaultKillGrace, isSafeSegment, pipelineEnv, requireSafePatient, requireScript, runAnnotations } from "./common.ts"
+import { isSafeSegment } from "../../schemas/report.ts"
+import { defaultKillGrace, pipelineEnv, requireSafePatient, requireScript, runAnnotations } from "./common.ts"
 import { spawnGroup } from "./group.ts"
 import {
   copyBackTree,
