@@ -265,6 +265,8 @@ describe.each(EXECUTORS)("workers with real processes ($name executor)", ({ name
           const running = yield* run(waitForState("fork-1", "running"))
           yield* eventually("fork-1 at its gate", Effect.sync(() => runLog(config, running).includes("waiting for fork-1.go")))
           const grandchild = `lomi-gc-${token}`
+          // The background job forks before it execs into its new name: wait for the name to show.
+          yield* eventually("the grandchild under its name", Effect.sync(() => liveProcessesMatching(grandchild).length > 0))
           expect(liveProcessesMatching(grandchild)).toHaveLength(1)
           const pgid = name === "plain" ? ctl.pid("fork-1", 1) : undefined
           if (name === "plain") {
