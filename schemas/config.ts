@@ -19,6 +19,47 @@ export const UserConfig = Schema.Struct({
   passwordHash: Schema.String
 })
 
+/** Resources one Slurm job of a service asks for. */
+export const SlurmServiceResources = Schema.Struct({
+  cpus: Schema.Int.pipe(Schema.between(1, 1024)),
+  memoryMiB: Schema.Int.pipe(Schema.between(1, 16_777_216)),
+  timeLimitMinutes: Schema.Int.pipe(Schema.between(1, 525_600))
+})
+export type SlurmServiceResources = typeof SlurmServiceResources.Type
+
+/**
+ * Where pipelines run. `local`: the execution host on this server. `slurm`:
+ * one batch job per attempt on an existing cluster; `stateDir` (default
+ * `<dataDir>/slurm`) and `dataDir`'s logs must be on a filesystem the compute
+ * nodes share, since the batch job writes its log and exit status there.
+ */
+export const ExecutorConfig = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal("local") }),
+  Schema.Struct({
+    kind: Schema.Literal("slurm"),
+    partition: Schema.String,
+    account: Schema.optional(Schema.String),
+    services: Schema.Struct({
+      "Gen-Decoder": SlurmServiceResources,
+      "Epi-Insight": SlurmServiceResources,
+      "Omni-Health": SlurmServiceResources
+    }),
+    /** Extra `sbatch` arguments, passed as they are (e.g. `["--qos=lab", "--constraint=ssd"]`). */
+    sbatchOptions: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+    /** One batched `squeue` per interval for every followed job. */
+    pollIntervalMs: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 600_000)), { default: () => 5000 }),
+    /** Bound of every Slurm client call (they hang for minutes when the controller is down). */
+    commandTimeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 600_000)), { default: () => 10_000 }),
+    /** Folder holding sbatch/squeue/scontrol/scancel; PATH when absent. */
+    binDir: Schema.optional(Schema.String),
+    /** Per-run records and exit files on the shared filesystem; `<dataDir>/slurm` when absent. */
+    stateDir: Schema.optional(Schema.String),
+    /** How a compute node runs one attempt; default: this install's tsx and `kernel/process/slurm/run-attempt.ts`. */
+    runner: Schema.optional(Schema.Array(Schema.String))
+  })
+)
+export type ExecutorConfig = typeof ExecutorConfig.Type
+
 export const StaticConfig = Schema.Struct({
   /** Where the SQLite database and run logs live. */
   dataDir: Schema.String,
@@ -79,6 +120,8 @@ export const StaticConfig = Schema.Struct({
     }),
     { default: () => ({ geminiBaseUrl: "https://generativelanguage.googleapis.com", ocrUrl: "http://127.0.0.1:18000", ttlSeconds: 60, timeoutMs: 5000 }) }
   ),
+  /** Absent: `{ kind: "local" }`. */
+  executor: Schema.optional(ExecutorConfig),
   http: Schema.optionalWith(
     Schema.Struct({
       host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
