@@ -1,0 +1,41 @@
+/**
+ * Dialling a Unix socket with a short deadline. A socket file whose server
+ * is dead refuses at once, but a wedged one may accept nothing: never wait
+ * on it long (containerd spent 100 s per dead shim at start-up).
+ */
+import * as net from "node:net"
+import { Effect } from "effect"
+
+/** Opens a connection within `timeoutMs`, or fails with the reason. */
+export const openSocket = (socketPath: string, timeoutMs: number) =>
+  Effect.async<net.Socket, Error>((resume) => {
+    const socket = net.createConnection({ path: socketPath })
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resume(Effect.fail(new Error(`no answer on ${socketPath} within ${timeoutMs} ms`)))
+    }, timeoutMs)
+    socket.once("connect", () => {
+      clearTimeout(timer)
+      socket.removeAllListeners("error")
+      resume(Effect.succeed(socket))
+    })
+    socket.once("error", (error) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resume(Effect.fail(error))
+    })
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      socket.destroy()
+    })
+  })
+
+/** True when a server accepts on `socketPath` within `timeoutMs`. */
+export const dial = (socketPath: string, timeoutMs: number): Effect.Effect<boolean> =>
+  openSocket(socketPath, timeoutMs).pipe(
+    Effect.map((socket) => {
+      socket.destroy()
+      return true
+    }),
+    Effect.orElseSucceed(() => false)
+  )
