@@ -10,14 +10,13 @@
  * (rule 12: the row stays as it is and the write waits for Firestore).
  */
 import { Effect, Either, Option } from "effect"
-import { FAILED } from "../schemas/report.ts"
 import type { JobRun, JobState } from "../schemas/job.ts"
 import { EventBus } from "./events.ts"
-import { writeStatusTraced } from "./firestoreWrites.ts"
+import { FirestoreFailedWritten } from "./firestoreFailed.ts"
 import { NotifierMailbox } from "./mailboxes.ts"
 import { Outage } from "./outage.ts"
 import { FirestorePort } from "./ports/firestore.ts"
-import { type FirestoreFailedWritten, JobStore } from "./store/jobs.ts"
+import { JobStore } from "./store/jobs.ts"
 import { TunableStore } from "./store/tunables.ts"
 import { isoAfter } from "./time.ts"
 
@@ -71,10 +70,14 @@ export class PermanentFailure extends Effect.Service<PermanentFailure>()("kernel
     const failPermanently = (request: FailRequest): Effect.Effect<FailOutcome> =>
       Effect.gen(function* () {
         const { run } = request
-        const written = yield* writeStatusTraced(run.doc_id, { status: FAILED }).pipe(Effect.provide(context))
+        const written = yield* FirestoreFailedWritten.write(run.doc_id).pipe(Effect.provide(context))
         if (Either.isRight(written)) {
-          const proof: FirestoreFailedWritten = { _proof: "FirestoreFailedWritten", docId: run.doc_id }
-          const ended = yield* jobs.failPermanent(run.id, request.from, { exitCode: request.exitCode, errorMessage: request.reason }, proof)
+          const ended = yield* jobs.failPermanent(
+            run.id,
+            request.from,
+            { exitCode: request.exitCode, errorMessage: request.reason },
+            written.right
+          )
           if (Option.isNone(ended)) {
             yield* Effect.logWarning(`run ${run.id}: not marked failed_permanent, its state moved on first`)
             return { _tag: "LostRace" } as const
@@ -94,6 +97,9 @@ export class PermanentFailure extends Effect.Service<PermanentFailure>()("kernel
         }
         const message = `${FIRESTORE_SYNC_FAILED} ${request.reason} (Firestore write failed: ${written.left.message})`
         const delay = (yield* tunables.get).FAILED_SYNC_RETRY_DELAY_SECONDS
+        // Only an allocator verdict takes the sync_retry path: a report that cannot run is
+        // `received`, a pipeline's verdict is `running` (the state machine allows both to
+        // reach failed_sync, so the row can never be left stuck).
         const from = run.state === "received" ? "received" : "running"
         const retry = yield* jobs.endWithFollowUp(
           run.id,

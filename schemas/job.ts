@@ -37,7 +37,8 @@ export const isActive = (state: JobState): state is ActiveState =>
 
 /** Every legal move. The store offers no way to make any other. */
 export const TRANSITIONS = {
-  received: ["waiting_cooldown", "queued", "failed_permanent"],
+  // failed_sync: a report that cannot run whose Failed write failed while Firestore answered (rules 3, 7).
+  received: ["waiting_cooldown", "queued", "failed_sync", "failed_permanent"],
   waiting_cooldown: ["queued", "failed_permanent"],
   queued: ["running", "failed_permanent"],
   running: ["succeeded", "failed_retrying", "temp_failed", "failed_sync", "failed_permanent"],

@@ -20,17 +20,11 @@ import {
 import type { Tunables } from "../../schemas/tunables.ts"
 import { EventBus } from "../events.ts"
 import { PromoterMailbox, wake, WorkerMailbox } from "../mailboxes.ts"
+import type { FirestoreFailedWritten } from "../firestoreFailed.ts"
 import { nowIso } from "../time.ts"
 
-/**
- * Proof that Firestore already says `Failed` for the document (rule 6). Only
- * kernel/failure.ts makes one; withdrawal, the rule's one exception, makes
- * its own inside this module.
- */
-export interface FirestoreFailedWritten {
-  readonly _proof: "FirestoreFailedWritten"
-  readonly docId: string
-}
+/** Proof that Firestore already says `Failed` (rule 6); only a successful write makes one (kernel/firestoreFailed.ts). */
+export type { FirestoreFailedWritten } from "../firestoreFailed.ts"
 
 export interface NewRun {
   readonly docId: string
@@ -225,6 +219,12 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
         Effect.orDie
       ),
 
+      /** Rules 3 and 10: a `received` row decided again from its document becomes runnable. */
+      admitReceived: (
+        id: number,
+        next: { readonly state: "waiting_cooldown" | "queued"; readonly scheduledRunAt: string; readonly patientId: string }
+      ) => moveOne(id, ["received"], next.state, { scheduled_run_at: next.scheduledRunAt, patient_id: next.patientId }),
+
       /** An operator's Skip: a cooling row becomes eligible now. */
       skip: (id: number) =>
         Effect.flatMap(nowIso, (now) => moveOne(id, ["waiting_cooldown"], "queued", { scheduled_run_at: now })),
@@ -290,9 +290,14 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
         }),
 
       /** The second half of rule 6: Firestore already says Failed. */
-      failPermanent: (id: number, from: ReadonlyArray<JobState>, end: RunEnd, _proof: FirestoreFailedWritten) =>
-        Effect.flatMap(nowIso, (now) =>
-          moveOne(id, from, "failed_permanent", {
+      failPermanent: (id: number, from: ReadonlyArray<JobState>, end: RunEnd, proof: FirestoreFailedWritten) =>
+        Effect.gen(function* () {
+          const row = yield* Effect.orDie(byId(id))
+          if (Option.isSome(row) && !proof.covers(row.value.doc_id)) {
+            return yield* Effect.dieMessage(`run ${id}: a Failed write to ${proof.docId} proves nothing about ${row.value.doc_id}`)
+          }
+          const now = yield* nowIso
+          return yield* moveOne(id, from, "failed_permanent", {
             exit_code: end.exitCode,
             error_message: end.errorMessage,
             finished_at: now
