@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { Duration, Effect, Exit, Ref, Schema, Scope } from "effect"
 import { connect, IpcUnavailable } from "../../kernel/ipc/client.ts"
 import { defineProtocol } from "../../kernel/ipc/protocol.ts"
-import { serve } from "../../kernel/ipc/server.ts"
+import { serve, type Connection } from "../../kernel/ipc/server.ts"
 
 class Refused extends Schema.TaggedError<Refused>()("Refused", { reason: Schema.String }) {}
 class Double extends Schema.TaggedRequest<Double>()("Double", {
@@ -37,7 +37,7 @@ const server = (socketPath: string, onConnectTick?: number) =>
       Double: (r) => (r.n < 0 ? Effect.fail(new Refused({ reason: "negative" })) : Effect.succeed(r.n * 2)),
       Shout: () => Effect.void
     },
-    ...(onConnectTick === undefined ? {} : { onConnect: (c) => Effect.sync(() => c.send({ tick: onConnectTick })) })
+    ...(onConnectTick === undefined ? {} : { onConnect: (c: Connection<typeof Tick.Type>) => Effect.sync(() => c.send({ tick: onConnectTick })) })
   })
 
 const waitFor = <A>(read: Effect.Effect<A>, ok: (a: A) => boolean, what: string) =>
