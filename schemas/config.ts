@@ -4,11 +4,24 @@ import { Schema } from "effect"
 const Recipients = Schema.Array(Schema.String)
 const Port = Schema.Int.pipe(Schema.between(0, 65535))
 
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+
+export const ServiceLimits = Schema.Struct({
+  maxProcesses: Schema.optional(PositiveInt),
+  memoryMiB: Schema.optional(PositiveInt),
+  timeLimitSeconds: Schema.optional(PositiveInt),
+  scratchDiskMiB: Schema.optional(PositiveInt),
+  network: Schema.optional(Schema.Boolean)
+})
+export type ServiceLimits = typeof ServiceLimits.Type
+
 export const ServiceConfig = Schema.Struct({
   /** Bash script run as `bash <script> <docId> <patientId> <service>`. */
   script: Schema.String,
   /** Extra environment for the script. */
-  env: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+  env: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
+  /** Sandbox limits per run of this service; unset fields take the defaults (kernel/process/sandbox/limits.ts). */
+  limits: Schema.optional(ServiceLimits)
 })
 export type ServiceConfig = typeof ServiceConfig.Type
 

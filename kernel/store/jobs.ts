@@ -243,6 +243,14 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
         )
       }),
 
+      /** Rule 10: the pipeline of a `running` row never started; it runs again at the same attempt. */
+      requeueUnstarted: (id: number) =>
+        moveOne(id, ["running"], "queued", { started_at: null, notes: "recovered" }),
+
+      /** Rule 10: a `received` row decided again at start-up, from the document as it is now. */
+      decideReceived: (id: number, next: { readonly state: "waiting_cooldown" | "queued"; readonly scheduledRunAt: string }) =>
+        moveOne(id, ["received"], next.state, { scheduled_run_at: next.scheduledRunAt }),
+
       succeed: (id: number, exitCode: number) =>
         Effect.flatMap(nowIso, (now) =>
           moveOne(id, ["running"], "succeeded", { exit_code: exitCode, finished_at: now, error_message: null })

@@ -3,7 +3,7 @@ import { Effect, Option } from "effect"
 import fc from "fast-check"
 import { ACTIVE_STATES, isActive, JobState, TRANSITIONS, type JobRun } from "../../schemas/job.ts"
 import { defaultTunables } from "../../schemas/tunables.ts"
-import { routeFor } from "../../actors/workers/routing.ts"
+import { routeFor } from "../../kernel/routing.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
 import { arrival, freshStore } from "../support/store.ts"
 import { Schema } from "effect"
@@ -52,7 +52,7 @@ const apply = (op: Op) =>
         else if (route === "exhausted") yield* jobs.failPermanent(run.id, ["running"], end, { _proof: "FirestoreFailedWritten", docId: run.doc_id })
         else {
           const attempt = route === "temp_failed" ? run.attempt : run.attempt + 1
-          yield* jobs.endWithFollowUp(run.id, "running", route, end, { state: "waiting_cooldown", attempt, scheduledRunAt: past, notes: null })
+          yield* jobs.endWithFollowUp(run.id, "running", route === "temp_failed" ? "temp_failed" : "failed_retrying", end, { state: "waiting_cooldown", attempt, scheduledRunAt: past, notes: null })
         }
         return
       }

@@ -1,0 +1,418 @@
+/**
+ * The sandbox Launcher (see ../launch.ts for the contract and ../README.md for
+ * the design and measurements).
+ *
+ *   prepare: run dir, overlay dirs, cgroups, launch chain, plan.json
+ *   (the monitor runs `sh launch.sh`: cgroups → unshare → overlay mounts → prlimit → bwrap)
+ *   finish:  exit 0 → list the final tree, check it, commit it (journaled);
+ *            anything else → commit nothing, log what the run had changed;
+ *            then outcome.json, and the run dir shrinks to plan + outcome
+ *   recover: interrupted commits finished or rolled back; run dirs not live removed
+ *
+ * Commits for one patient are serialised (a semaphore per patient in this
+ * process): planning compares with the real folder, which must not move
+ * underneath.
+ */
+import { execFile } from "node:child_process"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Effect } from "effect"
+import type { PipelineExit, PipelineSpec } from "../../ports/executor.ts"
+import { SpawnError } from "../../ports/executor.ts"
+import { isSafeSegment } from "../../../schemas/report.ts"
+import type { Launch, Launcher, RawExit } from "../launch.ts"
+import { copyTree, removeTree } from "../scratch.ts"
+import { bwrapArgs, launchScript, listingScript, mountScript, unmountablePath, type Bind, type ChainPlan } from "./bwrap.ts"
+import { computeChanges, describeUpper } from "./changes.ts"
+import { recoverJournal, runCommit, writeAtomic } from "./commit.ts"
+import { cgroupsUsable, closeRunCgroups, createRunCgroups, prlimitArgs, resolveLimits, type RunLimits } from "./limits.ts"
+import { runDirPattern, runLayout, type RunLayout, type RunPlan, type TreeName, type TreePlan } from "./layout.ts"
+
+export interface SandboxLauncherOptions {
+  readonly patientBaseDir: string
+  readonly userDataDir: string
+  /** Exported as LOMI_MINICONDA_BASE when not empty (and kept reachable when under /tmp). */
+  readonly minicondaBase: string
+  readonly pipelinesRoot: string
+  /** Parent of the `run-<runId>` dirs. Same filesystem as the patient trees, or commits copy. */
+  readonly scratchRoot: string
+  readonly bwrapPath: string
+  /** Bound read-write at `$HOME/.cache`. Default `$HOME/.cache`. */
+  readonly cacheDir?: string | undefined
+  /** HOME of the pipelines (exported when given). Default the host's $HOME. */
+  readonly home?: string | undefined
+  /** [repo, path relative to the repo] pairs under `pipelinesRoot` each run gets a private writable copy of. */
+  readonly repoWriteWhitelist: ReadonlyArray<readonly [string, string]>
+  /** Host paths a pipeline must not see: the data dir, the config file, the credentials file. */
+  readonly hidden?: ReadonlyArray<string> | undefined
+  /** Per-service limits; unset fields take `defaultLimits`. */
+  readonly limits?: Readonly<Record<string, Partial<RunLimits> | undefined>> | undefined
+  /** cgroup v1 mount root; "" never uses cgroups. Default /sys/fs/cgroup. */
+  readonly cgroupRoot?: string | undefined
+  /** Added to every run's environment after the service's (the plain launcher's instance tag, say). */
+  readonly extraEnv?: Readonly<Record<string, string>> | undefined
+  readonly tools?: { readonly sh?: string; readonly unshare?: string; readonly prlimit?: string } | undefined
+}
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+const inside = (parent: string, child: string) => child === parent || child.startsWith(parent + path.sep)
+const spawnError = (message: string) => new SpawnError({ message })
+
+const lstatOrNull = (p: string): fs.Stats | null => {
+  try {
+    return fs.lstatSync(p)
+  } catch {
+    return null
+  }
+}
+
+/** A configured root: made absolute, its own symlinks resolved once (e.g. a data disk). */
+const realRoot = (p: string): string => {
+  const abs = path.resolve(p)
+  try {
+    return fs.realpathSync(abs)
+  } catch {
+    return abs
+  }
+}
+
+const readJson = <A>(file: string): A | undefined => {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as A
+  } catch {
+    return undefined
+  }
+}
+
+const appendLog = (logFile: string, lines: ReadonlyArray<string>): Effect.Effect<void> =>
+  Effect.promise(() => fs.promises.appendFile(logFile, lines.map((l) => `[sandbox] ${l}\n`).join("")).catch(() => undefined))
+
+const listCap = 50
+
+export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher => {
+  const scratchRoot = path.resolve(options.scratchRoot)
+  const roots: ReadonlyArray<readonly [TreeName, string]> = [
+    ["base", realRoot(options.patientBaseDir)],
+    ["user", realRoot(options.userDataDir)]
+  ]
+  const pipelinesRoot = path.resolve(options.pipelinesRoot)
+  const home = options.home ?? process.env["HOME"]
+  const cacheDir = options.cacheDir ?? (home === undefined ? undefined : path.join(home, ".cache"))
+  const cgroupRoot = options.cgroupRoot ?? "/sys/fs/cgroup"
+  const cgroupGroup = `lomi-${createHash("sha1").update(scratchRoot).digest("hex").slice(0, 10)}`
+  const unprivileged = process.getuid?.() !== 0
+  const sh = options.tools?.sh ?? "/bin/sh"
+  const unshare = options.tools?.unshare ?? "unshare"
+  const prlimit = options.tools?.prlimit ?? "prlimit"
+  const hidden = [...(options.hidden ?? []).map((p) => path.resolve(p)), scratchRoot]
+  const locks = new Map<string, Effect.Semaphore>()
+  const lockFor = (patientId: string) => {
+    const existing = locks.get(patientId)
+    if (existing !== undefined) return existing
+    const made = Effect.unsafeMakeSemaphore(1)
+    locks.set(patientId, made)
+    return made
+  }
+  const tempName = (runId: number) => (kind: "new" | "old", index: number) => `.lomi-${kind}-${runId}-${index}`
+
+  const stageRepoWrites = (layout: RunLayout, warnings: Array<string>): Array<Bind> => {
+    const binds: Array<Bind> = []
+    for (const [repo, rel] of options.repoWriteWhitelist) {
+      const repoDir = path.join(pipelinesRoot, repo)
+      const target = path.resolve(repoDir, rel)
+      if (!isSafeSegment(repo) || !target.startsWith(repoDir + path.sep)) {
+        warnings.push(`whitelist entry [${repo}, ${rel}] is not a path inside ${pipelinesRoot}/<repo>: ignored`)
+        continue
+      }
+      const real = lstatOrNull(target)
+      if (real === null || real.isSymbolicLink()) {
+        warnings.push(`whitelist entry [${repo}, ${rel}]: ${target} does not exist (or is a symlink); create it (mkdir or touch) so runs get a private copy`)
+        continue
+      }
+      const source = path.join(layout.repoWrites, repo, path.relative(repoDir, target))
+      fs.mkdirSync(path.dirname(source), { recursive: true })
+      copyTree(target, source)
+      binds.push({ source, target })
+    }
+    return binds
+  }
+
+  const limitsFor = (service: string): RunLimits => resolveLimits(options.limits?.[service])
+
+  /** Paths the run must still reach: bound back after the private /tmp (and after the hidden paths when inside one). */
+  const reachablePaths = (spec: PipelineSpec): { readonly early: Array<string>; readonly late: Array<string> } => {
+    const wanted = [path.dirname(path.resolve(spec.script)), pipelinesRoot, options.minicondaBase]
+    for (const value of Object.values(spec.env)) if (path.isAbsolute(value)) wanted.push(value)
+    const early: Array<string> = []
+    const late: Array<string> = []
+    for (const p of wanted) {
+      if (p === "" || !path.isAbsolute(p) || lstatOrNull(p) === null) continue
+      if (hidden.some((h) => p === h || inside(p, h))) continue
+      if (hidden.some((h) => inside(h, p))) late.push(p)
+      else if (inside("/tmp", p)) early.push(p)
+    }
+    return { early: [...new Set(early)], late: [...new Set(late)] }
+  }
+
+  const prepareSync = (spec: PipelineSpec): Launch => {
+    const layout = runLayout(scratchRoot, spec.runId)
+    if (fs.existsSync(layout.journal)) throw new Error(`run ${spec.runId} has an unfinished commit in ${layout.dir}; recover first`)
+    fs.rmSync(layout.dir, { recursive: true, force: true })
+    fs.mkdirSync(layout.empty, { recursive: true })
+    const trees: Array<TreePlan> = roots.map(([name, root]) => {
+      const real = path.join(root, spec.patientId)
+      const dirs = layout.tree(name)
+      fs.mkdirSync(root, { recursive: true })
+      const s = lstatOrNull(real)
+      if (s !== null && !s.isDirectory()) {
+        throw new Error(`refused: ${real} is ${s.isSymbolicLink() ? "a symlink" : "not a directory"}; a patient's folder must be a real directory`)
+      }
+      for (const d of [dirs.upper, dirs.work, dirs.merged, path.join(dirs.shell, spec.patientId)]) fs.mkdirSync(d, { recursive: true })
+      return { name, root, real, lower: s === null ? layout.empty : real, existed: s !== null, ...dirs }
+    })
+    for (const t of trees) {
+      for (const p of [t.lower, t.upper, t.work, t.merged]) {
+        if (unmountablePath(p)) throw new Error(`path ${JSON.stringify(p)} contains a character overlayfs options cannot carry (, : \\ newline)`)
+      }
+    }
+    const warnings: Array<string> = []
+    const repoBinds = stageRepoWrites(layout, warnings)
+    const limits = limitsFor(spec.service)
+    const cgroups = cgroupRoot !== "" && cgroupsUsable(cgroupRoot) ? createRunCgroups(cgroupRoot, cgroupGroup, spec.runId, limits) : null
+    let cache: Bind | undefined
+    if (cacheDir !== undefined && home !== undefined) {
+      fs.mkdirSync(cacheDir, { recursive: true })
+      fs.mkdirSync(path.join(home, ".cache"), { recursive: true })
+      cache = { source: path.resolve(cacheDir), target: path.join(home, ".cache") }
+    }
+    const logFile = path.resolve(spec.logFile)
+    fs.mkdirSync(path.dirname(logFile), { recursive: true })
+    fs.closeSync(fs.openSync(logFile, "a"))
+    for (const w of warnings) fs.appendFileSync(logFile, `[sandbox] ${w}\n`)
+    const hiddenDirs: Array<string> = []
+    const hiddenFiles: Array<string> = []
+    for (const h of hidden) {
+      const s = lstatOrNull(h)
+      if (s?.isDirectory()) hiddenDirs.push(h)
+      else if (s !== null) hiddenFiles.push(h)
+    }
+    const reach = reachablePaths(spec)
+    const args = bwrapArgs({
+      trees,
+      patientId: spec.patientId,
+      reachable: reach.early,
+      hiddenDirs,
+      hiddenFiles: [...hiddenFiles],
+      exposed: reach.late,
+      cache,
+      logFile,
+      repoBinds,
+      limits,
+      identity: unprivileged ? { uid: process.getuid?.() ?? 65534, gid: process.getgid?.() ?? 65534 } : undefined
+    })
+    const chain: ChainPlan = {
+      sh,
+      unshare,
+      prlimit,
+      bwrap: options.bwrapPath,
+      unprivileged,
+      cgroupProcs: cgroups === null ? [] : [path.join(cgroups.pids, "cgroup.procs"), path.join(cgroups.memory, "cgroup.procs")],
+      trees,
+      prlimitArgs: prlimitArgs(limits, cgroups !== null),
+      mountScript: layout.mountScript,
+      bwrapArgsFile: layout.bwrapArgs,
+      command: ["bash", path.resolve(spec.script), spec.docId, spec.patientId, spec.service]
+    }
+    fs.writeFileSync(layout.bwrapArgs, args.map((a) => `${a}\0`).join(""))
+    fs.writeFileSync(layout.mountScript, mountScript(chain))
+    fs.writeFileSync(layout.launchScript, launchScript(chain))
+    const plan: RunPlan = { version: 1, runId: spec.runId, patientId: spec.patientId, service: spec.service, trees, limits, cgroups, unprivileged }
+    writeAtomic(layout.plan, JSON.stringify(plan))
+    const env: Record<string, string> = {}
+    const merged = {
+      ...process.env,
+      ...spec.env,
+      ...options.extraEnv,
+      ...(options.minicondaBase === "" ? {} : { LOMI_MINICONDA_BASE: options.minicondaBase }),
+      PYTHONDONTWRITEBYTECODE: "1",
+      LOMI_BASE_DIR: roots[0]?.[1] ?? "",
+      LOMI_USER_DIR: roots[1]?.[1] ?? "",
+      TMPDIR: "/tmp",
+      ...(options.home === undefined ? {} : { HOME: options.home })
+    }
+    for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v
+    return { command: sh, args: [layout.launchScript], env, timeLimitMs: limits.timeLimitSeconds * 1000 }
+  }
+
+  const prepare = (spec: PipelineSpec): Effect.Effect<Launch, SpawnError> =>
+    Effect.gen(function* () {
+      if (!isSafeSegment(spec.patientId)) {
+        return yield* Effect.fail(spawnError(`patient id is not a safe path segment: ${JSON.stringify(spec.patientId)}`))
+      }
+      const isFile = fs.statSync(spec.script, { throwIfNoEntry: false })?.isFile() ?? false
+      if (!isFile) return yield* Effect.fail(spawnError(`pipeline script not found: ${spec.script}`))
+      return yield* Effect.try({
+        try: () => prepareSync(spec),
+        catch: (error) => spawnError(`cannot prepare the sandbox of run ${spec.runId}: ${errorText(error)}`)
+      }).pipe(
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            const layout = runLayout(scratchRoot, spec.runId)
+            const plan = readJson<RunPlan>(layout.plan)
+            if (plan?.cgroups) closeRunCgroups(plan.cgroups)
+            if (!fs.existsSync(layout.journal)) fs.rmSync(layout.dir, { recursive: true, force: true })
+          })
+        )
+      )
+    }).pipe(Effect.withSpan("SandboxLauncher.prepare"))
+
+  /** The run's final tree, per patient folder, as the kernel's overlay shows it (read-only remount). */
+  const listFinal = (plan: RunPlan, layout: RunLayout): Effect.Effect<Map<TreeName, Set<string>>, Error> =>
+    Effect.async<Map<TreeName, Set<string>>, Error>((resume) => {
+      const views = plan.trees.map((t) => {
+        const mountPoint = path.join(layout.dir, "listing", t.name)
+        fs.mkdirSync(mountPoint, { recursive: true })
+        return { lower: t.lower, upper: t.upper, mountPoint }
+      })
+      const child = execFile(
+        unshare,
+        [plan.unprivileged ? "-Urm" : "-m", "--propagation", "private", "--", sh, "-c", listingScript(views, plan.unprivileged)],
+        { encoding: "buffer", maxBuffer: 1 << 30 },
+        (error, stdout, stderr) => {
+          if (error !== null) {
+            resume(Effect.fail(new Error(`${errorText(error)} ${stderr.toString().trim()}`)))
+            return
+          }
+          const parts = stdout.toString("utf8").split("\0")
+          const out = new Map<TreeName, Set<string>>()
+          let i = -1
+          let current = new Set<string>()
+          for (const part of parts) {
+            if (part === "TREE") {
+              i++
+              current = new Set<string>()
+              const t = plan.trees[i]
+              if (t !== undefined) out.set(t.name, current)
+            } else if (part !== "") current.add(part)
+          }
+          resume(Effect.succeed(out))
+        }
+      )
+      return Effect.sync(() => {
+        child.kill("SIGKILL")
+      })
+    })
+
+  /** Leaves only plan.json and outcome.json in the run dir. */
+  const shrink = (layout: RunLayout) =>
+    Effect.promise(async () => {
+      for (const name of fs.readdirSync(layout.dir)) {
+        if (name === "plan.json" || name === "outcome.json") continue
+        await removeTree(path.join(layout.dir, name)).catch(() => undefined)
+      }
+    })
+
+  const failedMessage = (plan: RunPlan, raw: RawExit, limitsHit: { memoryHit: boolean; pidsHit: boolean }): string | undefined => {
+    if (raw.timedOut) return `time limit of ${plan.limits.timeLimitSeconds} s exceeded: the run was killed`
+    if (limitsHit.memoryHit && raw.code !== 0) return `memory limit of ${plan.limits.memoryMiB} MiB reached (service ${plan.service})`
+    if (limitsHit.pidsHit && raw.code !== 0) return `process limit of ${plan.limits.maxProcesses} reached (service ${plan.service})`
+    return undefined
+  }
+
+  const finish = (spec: PipelineSpec, raw: RawExit): Effect.Effect<PipelineExit> =>
+    Effect.gen(function* () {
+      const layout = runLayout(scratchRoot, spec.runId)
+      const prior = readJson<PipelineExit>(layout.outcome)
+      if (prior !== undefined) return prior
+      const plan = readJson<RunPlan>(layout.plan)
+      if (plan === undefined) {
+        const lost = raw.code === 0 && !raw.timedOut
+        return {
+          code: raw.code,
+          signal: raw.signal,
+          ...(lost ? { errorMessage: `the sandbox of run ${spec.runId} is gone (${layout.dir}): nothing was committed` } : {}),
+          ...(raw.timedOut ? { errorMessage: "time limit exceeded: the run was killed" } : {})
+        }
+      }
+      const hit = plan.cgroups === null ? { memoryHit: false, pidsHit: false } : closeRunCgroups(plan.cgroups)
+      const record = (exit: PipelineExit) => () => writeAtomic(layout.outcome, JSON.stringify(exit))
+      const success: PipelineExit = { code: 0, signal: null }
+
+      const outcome = yield* lockFor(plan.patientId).withPermits(1)(
+        Effect.gen(function* () {
+          // A commit a crash interrupted: completed (then that is the answer) or rolled back (then planned again below).
+          if (recoverJournal(layout.journal, record(success)) === "committed") return success
+          const failure = failedMessage(plan, raw, hit)
+          if (raw.code !== 0 || raw.timedOut || failure !== undefined) {
+            const changed = describeUpper(plan)
+            yield* appendLog(spec.logFile, [
+              `exit ${raw.code ?? raw.signal ?? "?"}${failure === undefined ? "" : ` (${failure})`}: nothing committed; ${changed.length} changed path(s) discarded`,
+              ...changed.slice(0, listCap),
+              ...(changed.length > listCap ? [`… and ${changed.length - listCap} more`] : [])
+            ])
+            const exit: PipelineExit = { code: raw.code, signal: raw.signal, ...(failure === undefined ? {} : { errorMessage: failure }) }
+            record(exit)()
+            return exit
+          }
+          const listings = yield* listFinal(plan, layout)
+          const changes = computeChanges(plan, listings, tempName(spec.runId))
+          if (changes.refusals.length > 0) {
+            const first = changes.refusals[0]
+            const more = changes.refusals.length > 1 ? ` (and ${changes.refusals.length - 1} more)` : ""
+            const message = `sandbox refused the run's changes, nothing committed: ${first?.path ?? "?"}: ${first?.why ?? "?"}${more}`
+            yield* appendLog(spec.logFile, [
+              message,
+              ...changes.refusals.slice(0, listCap).map((r) => `refused ${r.path}: ${r.why}`),
+              ...describeUpper(plan).slice(0, listCap)
+            ])
+            const exit: PipelineExit = { code: raw.code, signal: raw.signal, errorMessage: message }
+            record(exit)()
+            return exit
+          }
+          for (const w of changes.strayWhiteouts) fs.rmSync(w, { force: true })
+          runCommit(layout.journal, spec.runId, changes.ops, record(success))
+          yield* appendLog(spec.logFile, [`exit 0: committed ${changes.ops.length} change(s) to patient ${plan.patientId}'s folders`])
+          return success
+        }).pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.as(
+              appendLog(spec.logFile, [`finish failed: ${String(cause)}`]),
+              { code: raw.code, signal: raw.signal, errorMessage: `sandbox could not finish run ${spec.runId}: ${String(cause).slice(0, 300)}` } satisfies PipelineExit
+            )
+          )
+        )
+      )
+      if (fs.existsSync(layout.outcome)) yield* shrink(layout)
+      return outcome
+    }).pipe(Effect.withSpan("SandboxLauncher.finish"))
+
+  const recover = (live: ReadonlySet<number>): Effect.Effect<number> =>
+    Effect.gen(function* () {
+      const names = fs.existsSync(scratchRoot) ? fs.readdirSync(scratchRoot) : []
+      let removed = 0
+      for (const name of names) {
+        const m = runDirPattern.exec(name)
+        if (m === null) continue
+        const runId = Number(m[1])
+        const layout = runLayout(scratchRoot, runId)
+        const result = yield* Effect.try(() =>
+          recoverJournal(layout.journal, () => writeAtomic(layout.outcome, JSON.stringify({ code: 0, signal: null })))
+        ).pipe(
+          Effect.tapError((error) => Effect.logError(`cannot recover the commit of run ${runId}: ${errorText(error)}`)),
+          Effect.orElseSucceed(() => "failed" as const)
+        )
+        if (result !== "none") yield* Effect.log(`sandbox commit of run ${runId}: ${result}`)
+        if (live.has(runId) || result === "failed") continue
+        const plan = readJson<RunPlan>(layout.plan)
+        if (plan?.cgroups) closeRunCgroups(plan.cgroups)
+        const ok = yield* Effect.promise(() => removeTree(layout.dir).then(() => true, () => false))
+        if (ok) removed++
+        else yield* Effect.logError(`cannot remove stale sandbox dir ${layout.dir}`)
+      }
+      if (removed > 0) yield* Effect.log(`removed ${removed} stale sandbox run dir(s) from ${scratchRoot}`)
+      return removed
+    }).pipe(Effect.withSpan("SandboxLauncher.recover"))
+
+  return { prepare, finish, recover }
+}
