@@ -3,8 +3,10 @@
  * Otherwise it waits KILL_GRACE_MS (clicks are human-paced; a pipeline that
  * exits meanwhile is routed normally), re-reads the row, and if it is still
  * active ends it Firestore-first, guarded on the active states, and only then
- * stops the process. No email: an operator did it. Each kill runs in its own
- * fiber so one grace period never delays another command.
+ * asks the executor to stop the pipeline (SIGTERM to its group, SIGKILL after
+ * TERM_GRACE). The worker following the run sees its exit find the row ended
+ * and changes nothing. No email: an operator did it. Each kill runs in its
+ * own fiber so one grace period never delays another command.
  */
 import { Deferred, Duration, Effect, Either, Option } from "effect"
 import { ACTIVE_STATES, isActive } from "../schemas/job.ts"
@@ -12,17 +14,20 @@ import { done, refused } from "../schemas/commands.ts"
 import { PermanentFailure } from "../kernel/failure.ts"
 import { type CommandEnvelope, KillMailbox } from "../kernel/mailboxes.ts"
 import { resolveRunRef } from "../kernel/runRef.ts"
-import { RunRegistry } from "../kernel/runRegistry.ts"
+import { Executor } from "../kernel/ports/executor.ts"
 import { JobStore } from "../kernel/store/jobs.ts"
 import { TunableStore } from "../kernel/store/tunables.ts"
 import { actorLayer } from "../kernel/supervise.ts"
+
+/** Between SIGTERM and SIGKILL. */
+const TERM_GRACE = Duration.seconds(3)
 
 const killer = Effect.gen(function* () {
   const mailbox = yield* KillMailbox
   const jobs = yield* JobStore
   const tunables = yield* TunableStore
   const failure = yield* PermanentFailure
-  const registry = yield* RunRegistry
+  const executor = yield* Executor
   const context = yield* Effect.context<JobStore>()
 
   const kill = (envelope: CommandEnvelope) =>
@@ -51,7 +56,12 @@ const killer = Effect.gen(function* () {
       })
       switch (outcome._tag) {
         case "FailedPermanent":
-          yield* registry.stop(run.id)
+          // A queued row has no pipeline: the executor knows no such run and returns at once.
+          yield* executor.kill(run.id, TERM_GRACE).pipe(
+            Effect.catchAll((e) =>
+              Effect.logWarning(`run ${run.id} is failed_permanent but its pipeline could not be stopped yet: ${e.message}`)
+            )
+          )
           return done(`run ${run.id} killed`, run.id)
         case "WriteFailed":
           return refused(`Firestore write failed, run ${run.id} left as it was: ${outcome.message}`)

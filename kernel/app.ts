@@ -14,6 +14,7 @@ import { httpLayer } from "./http/server.ts"
 import { SmtpMailerLive } from "./mail/smtp.ts"
 import { databaseFile } from "./paths.ts"
 import { ProcessPortLive } from "./process/select.ts"
+import { temporaryExecutorLayer } from "./process/temporaryExecutor.ts"
 import { allocatorLayer } from "./runtime.ts"
 import { TunableStore } from "./store/tunables.ts"
 
@@ -34,7 +35,8 @@ const processPortLayer = (config: StaticConfig) =>
     Effect.gen(function* () {
       yield* sandboxDefaultFromEnv(process.env.LOMI_SANDBOX_ENABLED)
       const t = yield* (yield* TunableStore).get
-      return ProcessPortLive(config, t.SANDBOX_ENABLED)
+      // TEMPORARY (issue 11): the old process port behind the Executor until ExecHostExecutorLive lands.
+      return temporaryExecutorLayer.pipe(Layer.provide(ProcessPortLive(config, t.SANDBOX_ENABLED)))
     })
   )
 

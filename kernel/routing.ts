@@ -6,38 +6,59 @@
  *   other, retries left   → failed_retrying + a cooling row at attempt + 1
  *   other, none left      → Firestore Failed, then failed_permanent (or failed_sync / outage)
  *
+ * An exit that carries the executor's own error message (a refused sandbox
+ * commit, a time limit) is a failure whatever its code. A pipeline lost with
+ * no recorded exit is a crash victim (rule 10): with retries left the next
+ * attempt is queued at once (`recovered`), otherwise it fails permanently.
+ *
  * Every update is guarded on `running`: a row the kill handler already ended
  * stays as it is.
  */
 import { Effect, Option } from "effect"
-import type { JobRun } from "../../schemas/job.ts"
-import type { Tunables } from "../../schemas/tunables.ts"
-import { PermanentFailure } from "../../kernel/failure.ts"
-import { JobStore } from "../../kernel/store/jobs.ts"
-import { TunableStore } from "../../kernel/store/tunables.ts"
-import { isoAfter } from "../../kernel/time.ts"
+import type { JobRun } from "../schemas/job.ts"
+import type { PipelineExit } from "./ports/executor.ts"
+import type { Tunables } from "../schemas/tunables.ts"
+import { PermanentFailure } from "./failure.ts"
+import { JobStore } from "./store/jobs.ts"
+import { TunableStore } from "./store/tunables.ts"
+import { isoAfter, nowIso } from "./time.ts"
 
 export type Outcome =
   | { readonly _tag: "Exited"; readonly code: number }
   | { readonly _tag: "CouldNotRun"; readonly message: string }
+  /** The executor failed the attempt (PipelineExit.errorMessage); `code` is whatever the process said. */
+  | { readonly _tag: "ExecutorFailed"; readonly code: number | null; readonly message: string }
+  /** Gone with no recorded exit (rule 10's crash victim). */
+  | { readonly _tag: "Lost"; readonly message: string }
 
-export type Route = "succeeded" | "temp_failed" | "failed_retrying" | "exhausted"
+/** What the executor reported, as routing sees it. */
+export const outcomeOfExit = (exit: PipelineExit): Outcome => {
+  if (exit.errorMessage !== undefined) return { _tag: "ExecutorFailed", code: exit.code, message: exit.errorMessage }
+  if (exit.code === null) return { _tag: "CouldNotRun", message: `pipeline ended by signal ${exit.signal ?? "unknown"}` }
+  return { _tag: "Exited", code: exit.code }
+}
+
+export type Route = "succeeded" | "temp_failed" | "failed_retrying" | "lost_retrying" | "exhausted"
 
 export const routeFor = (outcome: Outcome, attempt: number, t: Tunables): Route => {
   if (outcome._tag === "Exited" && outcome.code === 0) return "succeeded"
   if (outcome._tag === "Exited" && outcome.code === t.TEMP_FAIL_EXIT_CODE) return "temp_failed"
-  return attempt < t.MAX_RETRIES ? "failed_retrying" : "exhausted"
+  if (attempt >= t.MAX_RETRIES) return "exhausted"
+  return outcome._tag === "Lost" ? "lost_retrying" : "failed_retrying"
 }
 
 const describe = (outcome: Outcome) =>
   outcome._tag === "Exited" ? `pipeline exited with code ${outcome.code}` : outcome.message
+
+const exitCodeOf = (outcome: Outcome): number | null =>
+  outcome._tag === "Exited" || outcome._tag === "ExecutorFailed" ? outcome.code : null
 
 export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string) =>
   Effect.gen(function* () {
     const jobs = yield* JobStore
     const t = yield* (yield* TunableStore).get
     const failure = yield* PermanentFailure
-    const exitCode = outcome._tag === "Exited" ? outcome.code : null
+    const exitCode = exitCodeOf(outcome)
     const route = routeFor(outcome, run.attempt, t)
     const lost = (applied: Option.Option<unknown>) =>
       Option.isNone(applied) ? Effect.logWarning(`run ${run.id}: no longer running; outcome ${route} not recorded`) : Effect.void
@@ -61,6 +82,15 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string) =>
             attempt: run.attempt + 1,
             scheduledRunAt: yield* isoAfter(t.RETRY_DELAY_SECONDS),
             notes: null
+          })
+          .pipe(Effect.flatMap(lost))
+      case "lost_retrying":
+        return yield* jobs
+          .endWithFollowUp(run.id, "running", "failed_retrying", { exitCode, errorMessage: describe(outcome) }, {
+            state: "queued",
+            attempt: run.attempt + 1,
+            scheduledRunAt: yield* nowIso,
+            notes: "recovered"
           })
           .pipe(Effect.flatMap(lost))
       case "exhausted":

@@ -1,6 +1,6 @@
 /**
  * The allocator's layer graph. The outside world comes in as ports
- * (Firestore, processes, mail) plus the clock; everything else is built here:
+ * (Firestore, the executor that runs pipelines, mail) plus the clock; everything else is built here:
  * the database, the stores, the mailboxes, start-up recovery, and then the
  * actors, each a supervised fiber in this layer's scope. Closing the scope
  * interrupts every actor and runs their finalizers.
@@ -22,8 +22,7 @@ import { CommandBus } from "./commandBus.ts"
 import { PermanentFailure } from "./failure.ts"
 import { MailboxesLive } from "./mailboxes.ts"
 import { Outage } from "./outage.ts"
-import type { ProcessPort } from "./ports/process.ts"
-import { RunRegistry } from "./runRegistry.ts"
+import type { Executor } from "./ports/executor.ts"
 import { databaseLayer } from "./store/database.ts"
 import { CommandLog } from "./store/commandLog.ts"
 import { HoldStore } from "./store/holds.ts"
@@ -41,8 +40,7 @@ export const storeLayer = (databaseFile: string) =>
     NotificationLog.Default,
     OcrCache.Default,
     TunableStore.Default,
-    Outage.Default,
-    RunRegistry.Default
+    Outage.Default
   ).pipe(
     Layer.provideMerge(MailboxesLive),
     Layer.provideMerge(Activity.Default),
@@ -63,12 +61,13 @@ export const ActorsLive = Layer.mergeAll(
 )
 
 /**
- * The whole allocator on one database file. `processPort` may depend on the
- * stores (the sandbox switch is a stored tunable).
+ * The whole allocator on one database file. `executor` may depend on the
+ * stores (the sandbox switch is a stored tunable). Its pipelines are not in
+ * this layer's scope: closing it stops following them, never kills them.
  */
-export const allocatorLayer = <E, R>(databaseFile: string, processPort: Layer.Layer<ProcessPort, E, R>) => {
+export const allocatorLayer = <E, R>(databaseFile: string, executor: Layer.Layer<Executor, E, R>) => {
   const stores = storeLayer(databaseFile)
   const services = Layer.mergeAll(PermanentFailure.Default, CommandBus.Default).pipe(Layer.provideMerge(stores))
-  const withProcess = processPort.pipe(Layer.provideMerge(services))
-  return ActorsLive.pipe(Layer.provide(RecoveryLive), Layer.provideMerge(withProcess))
+  const withExecutor = executor.pipe(Layer.provideMerge(services))
+  return ActorsLive.pipe(Layer.provide(RecoveryLive), Layer.provideMerge(withExecutor))
 }

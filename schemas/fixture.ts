@@ -21,7 +21,8 @@ const Data = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 const DocWrite = Schema.Struct({ id: Schema.String, data: Data })
 
 export const FixtureOutcome = Schema.Union(
-  Schema.Struct({ exit: Schema.Int, after: Offset }),
+  // `error` (an extension): the executor fails the attempt with this text whatever the code (a refused sandbox commit).
+  Schema.Struct({ exit: Schema.Int, after: Offset, error: Schema.optional(Schema.String) }),
   Schema.Struct({ hang: Schema.Literal(true) })
 )
 export type FixtureOutcome = typeof FixtureOutcome.Type
@@ -57,6 +58,7 @@ export const STEP_KINDS = {
   outcomes: Schema.Struct({ doc: Schema.String, runs: Schema.Array(FixtureOutcome) }),
   command: FixtureCommand,
   crash: Schema.Literal(true),
+  allocator_restart: Schema.Union(Schema.Literal(true), Schema.Struct({ for: Offset })),
   firestore_fail_writes: Schema.Struct({ doc: Schema.String, for: Offset }),
   firestore_outage: Schema.Struct({ for: Offset }),
   snapshot: Schema.String

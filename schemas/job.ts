@@ -41,7 +41,8 @@ export const TRANSITIONS = {
   received: ["waiting_cooldown", "queued", "failed_sync", "failed_permanent"],
   waiting_cooldown: ["queued", "failed_permanent"],
   queued: ["running", "failed_permanent"],
-  running: ["succeeded", "failed_retrying", "temp_failed", "failed_sync", "failed_permanent"],
+  // running -> queued: start-up recovery found the pipeline never started (rule 10); same attempt.
+  running: ["succeeded", "failed_retrying", "temp_failed", "failed_sync", "failed_permanent", "queued"],
   succeeded: ["failed_permanent"],
   failed_retrying: [],
   temp_failed: [],

@@ -1,9 +1,17 @@
 /**
- * One attempt: the pipeline process as a scoped resource, its exit routed.
- * Interruption (a kill, shutdown) closes the scope, which ends the whole
- * process group; an interrupted attempt routes nothing.
+ * One attempt, from the claimed row to the acknowledged exit (rules 5, 9, 10):
+ *
+ *   claimed ──start──▶ started ──awaitExit──▶ exited ──store (until SQLite takes it)──▶ stored ──acknowledge──▶ done
+ *
+ * The pipeline belongs to the executor, not to this fiber. Interrupting the
+ * fiber (shutdown, an allocator restart) only stops following: the row stays
+ * `running` and start-up recovery re-adopts it or routes its recorded exit.
+ * The exit is acknowledged only once its outcome is in SQLite, so an exit the
+ * allocator could not store is reported again after a restart. A kill ends
+ * the row first (rule 9); the killed run's exit then finds the row no longer
+ * `running` and changes nothing.
  */
-import { Effect, Either, Ref } from "effect"
+import { Duration, Effect, Either, Option, Schedule } from "effect"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import type { JobRun } from "../../schemas/job.ts"
@@ -12,9 +20,11 @@ import { AppConfig } from "../../kernel/config.ts"
 import { EventBus } from "../../kernel/events.ts"
 import { PermanentFailure } from "../../kernel/failure.ts"
 import { runLogFile } from "../../kernel/paths.ts"
-import { ProcessPort } from "../../kernel/ports/process.ts"
+import { Executor, ExecutorUnavailable, type RunStatus } from "../../kernel/ports/executor.ts"
+import { type Outcome, outcomeOfExit, routeOutcome } from "../../kernel/routing.ts"
+import { untilStored } from "../../kernel/storeRetry.ts"
+import { JobStore } from "../../kernel/store/jobs.ts"
 import { OcrCache } from "../../kernel/store/ocrCache.ts"
-import { routeOutcome } from "./routing.ts"
 
 /** Why a row may not run at all: the dispatcher's check, repeated for a sync-retry row. */
 const unrunnable = (run: JobRun): string | undefined => {
@@ -27,27 +37,99 @@ const unrunnable = (run: JobRun): string | undefined => {
 export const ocrOutputFile = (userDataDir: string, patientId: string) =>
   join(userDataDir, patientId, "Omni-Health", "ocr.json")
 
+/** The executor may be down for a while (host restarting): keep asking, 200 ms doubling to at most 10 s apart. */
+const WHILE_UNAVAILABLE = Schedule.exponential("200 millis", 2).pipe(Schedule.union(Schedule.spaced("10 seconds")))
+
+const untilReachable = <A, E, R>(what: string, call: Effect.Effect<A, E | ExecutorUnavailable, R>): Effect.Effect<A, Exclude<E, ExecutorUnavailable>, R> =>
+  call.pipe(
+    Effect.tapError((e) =>
+      e instanceof ExecutorUnavailable ? Effect.logWarning(`${what}: executor unavailable (${e.message}); retrying`) : Effect.void
+    ),
+    Effect.retry({ schedule: WHILE_UNAVAILABLE, while: (e) => e instanceof ExecutorUnavailable }),
+    Effect.catchIf(
+      (e): e is ExecutorUnavailable => e instanceof ExecutorUnavailable,
+      (e) => Effect.dieMessage(`unreachable: the retry schedule never ends (${e.message})`)
+    )
+  ) as Effect.Effect<A, Exclude<E, ExecutorUnavailable>, R>
+
+/** A row still `running` after routing waits for a deferred Firestore write (rule 12): 1 s doubling to 1 min. */
+const WHILE_DEFERRED = Schedule.exponential("1 second", 2).pipe(Schedule.union(Schedule.spaced("1 minute")))
+
+type Ended = Extract<RunStatus, { _tag: "Exited" | "Lost" }>
+
+/** Routes an ended run unless its row already ended (a kill); the outcome is stored before this returns. */
+const store = (run: JobRun, ended: Ended) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const jobs = yield* JobStore
+    const ocr = yield* OcrCache
+    const current = yield* untilStored(`run ${run.id}`, jobs.byId(run.id))
+    if (Option.isNone(current) || current.value.state !== "running") {
+      const state = Option.match(current, { onNone: () => "gone", onSome: (r) => r.state })
+      yield* Effect.logInfo(`run ${run.id} ended; its row is already ${state}, so its exit changes nothing`)
+      return
+    }
+    const row = current.value
+    const outcome: Outcome = ended._tag === "Lost" ? { _tag: "Lost", message: ended.message } : outcomeOfExit(ended.exit)
+    const logFile = runLogFile(config.dataDir, row.doc_id, row.id, row.attempt)
+    const patientOcr = row.patient_id === null ? undefined : ocrOutputFile(config.paths.userDataDir, row.patient_id)
+    const keepsOcr = outcome._tag === "Exited" && outcome.code === 0 && row.service === "Omni-Health"
+    yield* untilStored(
+      `outcome of run ${run.id}`,
+      routeOutcome(row, outcome, logFile).pipe(
+        Effect.zipRight(keepsOcr && patientOcr !== undefined && existsSync(patientOcr) ? ocr.put(row.doc_id, row.id, patientOcr) : Effect.void)
+      )
+    )
+    // A Failed write deferred by an outage keeps the row running: the exit stays unacknowledged until it lands.
+    yield* untilStored(`run ${run.id}`, Effect.map(jobs.byId(run.id), (r) => Option.isSome(r) && r.value.state === "running")).pipe(
+      Effect.repeat({ schedule: WHILE_DEFERRED, while: (stillRunning) => stillRunning })
+    )
+  })
+
+/**
+ * Follows a started run to its end: waits for the exit, stores its outcome,
+ * then acknowledges it. Used for runs this worker started and for runs
+ * re-adopted at start-up.
+ */
+export const followRun = (run: JobRun) =>
+  Effect.gen(function* () {
+    const executor = yield* Executor
+    const events = yield* EventBus
+    const ended = yield* untilReachable(`run ${run.id}`, executor.awaitExit(run.id))
+    if (ended._tag === "Exited") yield* events.publish({ _tag: "exit", run: run.id, code: ended.exit.code })
+    else yield* Effect.logWarning(`run ${run.id} lost: ${ended.message}`)
+    yield* store(run, ended)
+    yield* untilReachable(`acknowledging run ${run.id}`, executor.acknowledge(run.id)).pipe(
+      Effect.timeout(Duration.minutes(5)),
+      Effect.catchAll(() => Effect.logWarning(`run ${run.id}: exit stored but not acknowledged; the executor will report it again`))
+    )
+  }).pipe(Effect.annotateLogs({ run: run.id, doc: run.doc_id }))
+
+/** A freshly claimed row: start its pipeline, then follow it. */
 export const runAttempt = (run: JobRun) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const port = yield* ProcessPort
+    const executor = yield* Executor
     const events = yield* EventBus
+    const jobs = yield* JobStore
     const ocr = yield* OcrCache
 
     const problem = unrunnable(run)
     if (problem !== undefined || run.patient_id === null) {
       const failure = yield* PermanentFailure
-      yield* failure.failPermanently({
-        run,
-        from: ["running"],
-        reason: problem ?? "report has no patientId",
-        exitCode: null,
-        email: true,
-        onWriteFailure: "sync_retry"
-      })
+      yield* untilStored(
+        `run ${run.id}`,
+        failure.failPermanently({
+          run,
+          from: ["running"],
+          reason: problem ?? "report has no patientId",
+          exitCode: null,
+          email: true,
+          onWriteFailure: "sync_retry"
+        })
+      )
       return
     }
-    const patientId = run.patient_id
     const service = run.service as keyof typeof config.services
     const logFile = runLogFile(config.dataDir, run.doc_id, run.id, run.attempt)
     const cached = run.notes === "ocr_rerun" ? yield* ocr.get(run.doc_id) : undefined
@@ -57,53 +139,31 @@ export const runAttempt = (run: JobRun) =>
       LOMI_ATTEMPT: String(run.attempt),
       ...(cached !== undefined && cached._tag === "Some" ? { LOMI_OCR_FILE: cached.value.ocr_path } : {})
     }
-    const spawned = yield* Ref.make(false)
-
-    yield* Effect.scoped(
-      Effect.gen(function* () {
-        const started = yield* Effect.either(
-          port.start({
-            runId: run.id,
-            docId: run.doc_id,
-            patientId,
-            service: run.service,
-            attempt: run.attempt,
-            script: config.services[service].script,
-            env,
-            logFile
-          })
-        )
-        if (Either.isLeft(started)) {
-          yield* Effect.logWarning(`run ${run.id} could not start: ${started.left.message}`)
-          return yield* Effect.uninterruptible(
-            routeOutcome(run, { _tag: "CouldNotRun", message: started.left.message }, logFile)
-          )
-        }
-        yield* Ref.set(spawned, true)
-        yield* events.publish({ _tag: "spawn", run: run.id, doc: run.doc_id })
-        const exit = yield* started.right.exit
-        yield* Ref.set(spawned, false)
-        yield* events.publish({ _tag: "exit", run: run.id, code: exit.code })
-        const outcome =
-          exit.code === null
-            ? { _tag: "CouldNotRun" as const, message: `pipeline ended by signal ${exit.signal ?? "unknown"}` }
-            : { _tag: "Exited" as const, code: exit.code }
-        yield* Effect.uninterruptible(
-          routeOutcome(run, outcome, logFile).pipe(
-            Effect.zipRight(
-              exit.code === 0 && run.service === "Omni-Health" && existsSync(ocrOutputFile(config.paths.userDataDir, patientId))
-                ? ocr.put(run.doc_id, run.id, ocrOutputFile(config.paths.userDataDir, patientId))
-                : Effect.void
-            )
-          )
-        )
-      })
-    ).pipe(
-      Effect.onInterrupt(() =>
-        Ref.get(spawned).pipe(
-          Effect.flatMap((wasRunning) => (wasRunning ? events.publish({ _tag: "exit", run: run.id, code: null }) : Effect.void))
-        )
-      ),
-      Effect.annotateLogs({ run: run.id, doc: run.doc_id })
+    // Nothing was started while the executor is unreachable, so asking again is safe; the row stays running meanwhile.
+    const started = yield* Effect.either(
+      untilReachable(
+        `starting run ${run.id}`,
+        executor.start({
+          runId: run.id,
+          docId: run.doc_id,
+          patientId: run.patient_id,
+          service: run.service,
+          attempt: run.attempt,
+          script: config.services[service].script,
+          env,
+          logFile
+        })
+      )
     )
-  })
+    if (Either.isLeft(started)) {
+      yield* Effect.logWarning(`run ${run.id} could not start: ${started.left.message}`)
+      return yield* untilStored(`run ${run.id}`, routeOutcome(run, { _tag: "CouldNotRun", message: started.left.message }, logFile))
+    }
+    yield* events.publish({ _tag: "spawn", run: run.id, doc: run.doc_id })
+    // A kill that ended the row while the start was on its way found nothing to stop: stop it now.
+    const now = yield* untilStored(`run ${run.id}`, jobs.byId(run.id))
+    if (Option.isNone(now) || now.value.state !== "running") {
+      yield* untilReachable(`killing run ${run.id}`, executor.kill(run.id, Duration.seconds(3)))
+    }
+    yield* followRun(run)
+  }).pipe(Effect.annotateLogs({ run: run.id, doc: run.doc_id }))

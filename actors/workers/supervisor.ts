@@ -1,51 +1,88 @@
 /**
- * Worker supervisor (rule 5): keeps up to MAX_WORKERS attempts running,
- * taking queued rows lowest id first. Nothing new starts during an outage
- * (rule 12). MAX_WORKERS is read once: it is restart-required, and forced
- * to 1 when the sandbox is off.
+ * Worker supervisor (rules 5 and 10): keeps up to MAX_WORKERS attempts
+ * followed, taking queued rows lowest id first. Nothing new starts during an
+ * outage (rule 12). MAX_WORKERS is read once: it is restart-required, and
+ * forced to 1 when the sandbox is off.
+ *
+ * At start it first adopts every row still `running` after recovery: their
+ * pipelines live in the executor (re-adopted, or ended with an exit recorded
+ * while the allocator was down), and each counts against MAX_WORKERS until
+ * its exit is stored. One follower per run id, kept outside the actor's
+ * restart loop, so a restarted supervisor never follows a run twice.
  */
-import { Effect, Option, Ref } from "effect"
+import { Effect, FiberMap, Layer, Option, Ref } from "effect"
+import type { JobRun } from "../../schemas/job.ts"
 import { effectiveMaxWorkers } from "../../schemas/tunables.ts"
 import { wake, WorkerMailbox } from "../../kernel/mailboxes.ts"
 import { Outage } from "../../kernel/outage.ts"
-import { RunRegistry } from "../../kernel/runRegistry.ts"
+import { Executor } from "../../kernel/ports/executor.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
 import { TunableStore } from "../../kernel/store/tunables.ts"
 import { actorLayer } from "../../kernel/supervise.ts"
-import { runAttempt } from "./attempt.ts"
+import { followRun, runAttempt } from "./attempt.ts"
 
-const superviseWorkers = Effect.gen(function* () {
-  const mailbox = yield* WorkerMailbox
-  const registry = yield* RunRegistry
-  const jobs = yield* JobStore
-  const outage = yield* Outage
-  const t = yield* (yield* TunableStore).get
-  const maxWorkers = effectiveMaxWorkers(t)
-  if (t.SANDBOX_ENABLED === 0 && t.MAX_WORKERS > 1) {
-    yield* Effect.logWarning(`sandbox is off: running 1 worker instead of MAX_WORKERS=${t.MAX_WORKERS}`)
-  }
-  const busy = yield* Ref.make(0)
-  const context = yield* Effect.context<Effect.Effect.Context<ReturnType<typeof runAttempt>>>()
+type Work = Effect.Effect<void, never, Effect.Effect.Context<ReturnType<typeof runAttempt>>>
 
-  const fillSlots = Effect.gen(function* () {
-    while (!(yield* outage.isDown) && (yield* Ref.get(busy)) < maxWorkers) {
-      const claimed = yield* jobs.claimNextQueued
-      if (Option.isNone(claimed)) return
-      const run = claimed.value
-      yield* Ref.update(busy, (n) => n + 1)
-      yield* registry.run(
-        run.id,
-        runAttempt(run).pipe(
-          Effect.provide(context),
-          Effect.catchAllCause((cause) => Effect.logError(`attempt ${run.id} crashed`, cause)),
-          Effect.ensuring(Ref.update(busy, (n) => n - 1).pipe(Effect.zipRight(mailbox.post(wake))))
-        )
-      )
+const superviseWorkers = (followers: FiberMap.FiberMap<number>, busy: Ref.Ref<number>) =>
+  Effect.gen(function* () {
+    const mailbox = yield* WorkerMailbox
+    const jobs = yield* JobStore
+    const outage = yield* Outage
+    const executor = yield* Executor
+    const t = yield* (yield* TunableStore).get
+    const maxWorkers = effectiveMaxWorkers(t)
+    if (t.SANDBOX_ENABLED === 0 && t.MAX_WORKERS > 1) {
+      yield* Effect.logWarning(`sandbox is off: running 1 worker instead of MAX_WORKERS=${t.MAX_WORKERS}`)
     }
+    const context = yield* Effect.context<Effect.Effect.Context<Work>>()
+
+    const follow = (run: JobRun, work: Work) =>
+      Effect.gen(function* () {
+        if (yield* FiberMap.has(followers, run.id)) return
+        yield* Ref.update(busy, (n) => n + 1)
+        yield* FiberMap.run(
+          followers,
+          run.id,
+          work.pipe(
+            Effect.provide(context),
+            Effect.catchAllCause((cause) => Effect.logError(`attempt ${run.id} crashed`, cause)),
+            Effect.ensuring(Ref.update(busy, (n) => n - 1).pipe(Effect.zipRight(mailbox.post(wake))))
+          )
+        )
+      })
+
+    // Rows recovery left running: the executor has them (or had them, and kept the exit).
+    const adopt = Effect.gen(function* () {
+      const running = (yield* jobs.inStates(["running"])).filter((r) => !FiberMap.unsafeHas(followers, r.id))
+      if (running.length === 0) return
+      const known = yield* executor.status(running.map((r) => r.id)).pipe(
+        Effect.catchAll((e) => Effect.as(Effect.logWarning(`cannot ask the executor about running rows yet: ${e.message}`), undefined))
+      )
+      for (const run of running) {
+        // Claimed by an earlier incarnation of this actor and never started.
+        if (known?.get(run.id)?._tag === "Unknown") yield* jobs.requeueUnstarted(run.id)
+        else yield* follow(run, followRun(run))
+      }
+    })
+
+    const fillSlots = Effect.gen(function* () {
+      while (!(yield* outage.isDown) && (yield* Ref.get(busy)) < maxWorkers) {
+        const claimed = yield* jobs.claimNextQueued
+        if (Option.isNone(claimed)) return
+        yield* follow(claimed.value, runAttempt(claimed.value))
+      }
+    })
+
+    yield* adopt
+    yield* mailbox.post(wake)
+    return yield* mailbox.serve(() => fillSlots)
   })
 
-  yield* mailbox.post(wake)
-  return yield* mailbox.serve(() => fillSlots)
-})
-
-export const WorkersLive = actorLayer("workers", superviseWorkers)
+export const WorkersLive = Layer.unwrapScoped(
+  Effect.gen(function* () {
+    // Interrupting these on shutdown only stops following: the pipelines belong to the executor.
+    const followers = yield* FiberMap.make<number>()
+    const busy = yield* Ref.make(0)
+    return actorLayer("workers", superviseWorkers(followers, busy))
+  })
+)

@@ -1,10 +1,20 @@
 /**
  * The replay driver (shared/contracts/replay.md). It runs the real allocator
  * layer against the replay world on the test clock, applies each step at its
- * instant, settles in between, and records the trace and snapshots. A crash
- * closes the allocator's scope with its events muted (in-flight pipelines
- * simply vanish) and builds it again on the same database, so start-up
- * recovery runs exactly as in production.
+ * instant, settles in between, and records the trace and snapshots.
+ *
+ * The simulated execution host lives in the world, beside Firestore, so its
+ * pipelines outlive the allocator:
+ *
+ *   crash              the allocator's scope closes with its events muted, the
+ *                      host loses every running pipeline (no exit recorded),
+ *                      and the allocator is built again at once on the same
+ *                      database: start-up recovery runs exactly as in production.
+ *   allocator_restart  only the allocator goes; pipelines run on and their
+ *                      exits are recorded. While it is down (`for`), commands
+ *                      are refused as an unreachable dashboard would report,
+ *                      Firestore changes wait for the listener of the next
+ *                      start, and the clock moves with nobody settling but the host.
  */
 import { Context, Duration, Effect, Exit, Layer, Queue, Scheduler, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -17,12 +27,14 @@ import { CommandBus } from "../commandBus.ts"
 import { EventBus } from "../events.ts"
 import { MemoryFirestore } from "../firestore/memory.ts"
 import { databaseFile } from "../paths.ts"
-import { ProcessPort } from "../ports/process.ts"
+import { Activity } from "../activity.ts"
+import { Executor } from "../ports/executor.ts"
 import { allocatorLayer, storeLayer } from "../runtime.ts"
 import { TunableStore } from "../store/tunables.ts"
 import { advanceTo, settle } from "./settle.ts"
+import { isoFromMillis } from "../time.ts"
 import { VirtualClock } from "./virtualClock.ts"
-import { type SimOutcome, SimScript } from "./simProcess.ts"
+import { type SimOutcome, SimHost } from "./simHost.ts"
 import { type ReplaySnapshot, takeSnapshot, type TraceEntry, toTraceEntry } from "./snapshot.ts"
 import { replayConfig, replayWorldLayer } from "./world.ts"
 
@@ -33,7 +45,12 @@ export interface ReplayResult {
 }
 
 const toSimOutcome = (o: FixtureOutcome): SimOutcome =>
-  "hang" in o ? { _tag: "Hang" } : { _tag: "Exit", code: o.exit, after: Duration.millis(offsetMillis(o.after)) }
+  "hang" in o
+    ? { _tag: "Hang" }
+    : { _tag: "Exit", code: o.exit, after: Duration.millis(offsetMillis(o.after)), ...(o.error !== undefined ? { errorMessage: o.error } : {}) }
+
+/** What a dashboard that cannot reach the allocator records for a command. */
+export const UNREACHABLE = "the allocator is not reachable (it is restarting)"
 
 const toCommand = (c: FixtureCommand): OperatorCommand => {
   switch (c.name) {
@@ -74,22 +91,67 @@ const runFixture = (fixture: Fixture, dir: string, clock: VirtualClock) =>
       }).pipe(Effect.provide(world))
     ).pipe(Effect.orDie)
 
-    const allocator = allocatorLayer(databaseFile(config.dataDir), Layer.effect(ProcessPort, ProcessPort))
+    const allocator = allocatorLayer(databaseFile(config.dataDir), Layer.effect(Executor, Executor))
     const start = Effect.gen(function* () {
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(allocator, scope).pipe(Effect.provide(world))
       return { scope, context }
     }).pipe(Effect.orDie)
-    let current = yield* start
-    const inAllocator = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.provide(Effect.provide(effect, current.context), world)
+    type Running = Effect.Effect.Success<typeof start>
+    /** undefined while the allocator is down. */
+    let current: Running | undefined = yield* start
+    /** When a down allocator comes back (absolute millis). */
+    let backAt: number | undefined
+    // Nobody posts to mailboxes while the allocator is down: settling is a few quiet turns for the host.
+    const idle = yield* Layer.build(Activity.Default)
+    const inAllocator = <A, E, R>(running: Running, effect: Effect.Effect<A, E, R>) =>
+      Effect.provide(Effect.provide(effect, running.context), world)
+    /** Settling needs only the activity count: the allocator's, or an idle one while it is down. */
+    const quietly = <A, E>(effect: Effect.Effect<A, E, Activity>) =>
+      current === undefined ? Effect.provide(effect, idle) : Effect.provide(effect, current.context)
+    /** Snapshots read the database even while the allocator is down. */
+    const snapshot = Effect.suspend(() =>
+      current === undefined
+        ? Effect.scoped(
+            Effect.flatMap(Layer.build(storeLayer(databaseFile(config.dataDir))).pipe(Effect.provide(world)), (stores) =>
+              Effect.provide(Effect.provide(takeSnapshot(emails), stores), world)
+            )
+          ).pipe(Effect.orDie)
+        : inAllocator(current, takeSnapshot(emails))
+    )
 
-    yield* inAllocator(settle)
+    yield* quietly(settle)
     yield* drainEvents
 
     const snapshots: Record<string, ReplaySnapshot> = {}
     const clear = (after: string, undo: Effect.Effect<void>) =>
       Effect.forkDaemon(Effect.sleep(Duration.millis(offsetMillis(after))).pipe(Effect.zipRight(undo)))
+
+    /** The allocator process dies abruptly: its scope closes and nothing it does meanwhile is observed. */
+    const stopAllocator = Effect.gen(function* () {
+      if (current === undefined) return
+      yield* drainEvents
+      yield* Scope.close(current.scope, Exit.void)
+      yield* Queue.takeAll(events)
+      current = undefined
+    })
+    const startAllocator = Effect.gen(function* () {
+      backAt = undefined
+      current = yield* start
+    })
+    /** Moves the clock to `target`, bringing a down allocator back at its instant on the way. */
+    const advance = (target: number) =>
+      Effect.gen(function* () {
+        if (backAt !== undefined && backAt <= target) {
+          yield* quietly(advanceTo(clock, backAt))
+          yield* drainEvents
+          yield* startAllocator
+          yield* quietly(settle)
+          yield* drainEvents
+        }
+        yield* quietly(advanceTo(clock, target))
+        yield* drainEvents
+      })
 
     const apply = (step: FixtureStep): Effect.Effect<void> =>
       Effect.gen(function* () {
@@ -106,19 +168,29 @@ const runFixture = (fixture: Fixture, dir: string, clock: VirtualClock) =>
           case "replay":
             return yield* fs.replayAdded
           case "outcomes": {
-            const script = yield* inWorld(SimScript)
-            return yield* script.append(step.value.doc, step.value.runs.map(toSimOutcome))
+            const host = yield* inWorld(SimHost)
+            return yield* host.append(step.value.doc, step.value.runs.map(toSimOutcome))
           }
           case "command": {
+            if (current === undefined) {
+              trace.push({ at: isoFromMillis(clock.unsafeCurrentTimeMillis()), kind: "command", name: step.value.name, ok: false, reason: UNREACHABLE })
+              return
+            }
             const command = toCommand(step.value)
-            yield* inAllocator(Effect.flatMap(CommandBus, (bus) => bus.execute(REPLAY_USER, command))).pipe(Effect.forkDaemon)
+            yield* inAllocator(current, Effect.flatMap(CommandBus, (bus) => bus.execute(REPLAY_USER, command))).pipe(Effect.forkDaemon)
             return
           }
           case "crash": {
-            yield* drainEvents
-            yield* Scope.close(current.scope, Exit.void)
-            yield* Queue.takeAll(events)
-            current = yield* start
+            yield* stopAllocator
+            yield* (yield* inWorld(SimHost)).crash
+            yield* startAllocator
+            return
+          }
+          case "allocator_restart": {
+            yield* stopAllocator
+            const away = step.value === true ? 0 : offsetMillis(step.value.for)
+            if (away === 0) return yield* startAllocator
+            backAt = fixture.start + step.at + away
             return
           }
           case "firestore_fail_writes":
@@ -130,24 +202,22 @@ const runFixture = (fixture: Fixture, dir: string, clock: VirtualClock) =>
             yield* clear(step.value.for, fs.setOutage(false))
             return
           case "snapshot":
-            yield* inAllocator(settle)
+            yield* quietly(settle)
             yield* drainEvents
-            snapshots[step.value] = yield* inAllocator(takeSnapshot(emails))
+            snapshots[step.value] = yield* snapshot
             return
         }
       })
 
     for (const step of fixture.steps) {
-      yield* inAllocator(advanceTo(clock, fixture.start + step.at))
-      yield* drainEvents
+      yield* advance(fixture.start + step.at)
       yield* apply(step)
-      yield* inAllocator(settle)
+      yield* quietly(settle)
       yield* drainEvents
     }
-    yield* inAllocator(advanceTo(clock, fixture.start + fixture.until))
-    yield* drainEvents
-    snapshots.final = yield* inAllocator(takeSnapshot(emails))
-    yield* Scope.close(current.scope, Exit.void)
+    yield* advance(fixture.start + fixture.until)
+    snapshots.final = yield* snapshot
+    if (current !== undefined) yield* Scope.close(current.scope, Exit.void)
     const result: ReplayResult = { name: fixture.name, trace, snapshots }
     return result
   })

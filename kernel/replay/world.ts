@@ -1,6 +1,6 @@
 /**
  * What a replay swaps in for the outside world: the in-memory Firestore,
- * simulated pipelines, captured mail, a temporary directory for the database
+ * a simulated execution host whose pipelines outlive the allocator, captured mail, a temporary directory for the database
  * and any files (patient_info.json), and a configuration pointing into it.
  */
 import { Layer } from "effect"
@@ -10,7 +10,7 @@ import { AppConfig } from "../config.ts"
 import { EventBus } from "../events.ts"
 import { memoryFirestoreLayer } from "../firestore/memory.ts"
 import { CaptureMailerLive } from "../mail/capture.ts"
-import { simProcessLayer } from "./simProcess.ts"
+import { simHostLayer } from "./simHost.ts"
 
 export const replayConfig = (dir: string, timezone: string): StaticConfig => ({
   dataDir: join(dir, "data"),
@@ -43,6 +43,6 @@ export const replayConfig = (dir: string, timezone: string): StaticConfig => ({
 
 /** Everything that outlives an allocator crash in a replay. */
 export const replayWorldLayer = (config: StaticConfig) =>
-  Layer.mergeAll(memoryFirestoreLayer(), simProcessLayer, CaptureMailerLive(), Layer.succeed(AppConfig, config)).pipe(
+  Layer.mergeAll(memoryFirestoreLayer(), simHostLayer, CaptureMailerLive(), Layer.succeed(AppConfig, config)).pipe(
     Layer.provideMerge(EventBus.Default)
   )

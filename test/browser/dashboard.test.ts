@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { StateCards } from "../../schemas/api.ts"
 import { MemoryFirestore } from "../../kernel/firestore/memory.ts"
 import { runLogFile } from "../../kernel/paths.ts"
-import { SimScript } from "../../kernel/replay/simProcess.ts"
+import { SimHost } from "../../kernel/replay/simHost.ts"
 import {
   arrive,
   type Client,
@@ -294,7 +294,7 @@ describe.skipIf(!hasChromium)(suiteName, () => {
     // Someone sets manual-2 to Data Ready behind the allocator's back: its release must be refused.
     await run(
       Effect.gen(function* () {
-        const sim = yield* SimScript
+        const sim = yield* SimHost
         yield* sim.append("manual-1", [exitAfter(0, 30)])
         yield* sim.append("manual-2", [exitAfter(0, 30)])
         const fs = yield* MemoryFirestore

@@ -5,7 +5,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { MemoryFirestore } from "../../kernel/firestore/memory.ts"
-import { SimScript } from "../../kernel/replay/simProcess.ts"
+import { SimHost } from "../../kernel/replay/simHost.ts"
 import {
   arrive,
   type Client,
@@ -148,7 +148,7 @@ layer(serverLayer(), { excludeTestServices: true })("commands", (it) => {
     Effect.gen(function* () {
       const operator = yield* signIn("operator")
       const fs = yield* MemoryFirestore
-      yield* (yield* SimScript).append("cmd-r1", [exitAfter(0)])
+      yield* (yield* SimHost).append("cmd-r1", [exitAfter(0)])
       yield* fs.setReport("cmd-r1", { status: "Available", service: "Epi-Insight", patientId: "P104" })
       const reset = result(yield* operator.post("/api/docs/cmd-r1/reset-data-ready"))
       expect(reset).toEqual({ ok: true, message: "cmd-r1 set to Data Ready" })
@@ -162,7 +162,7 @@ layer(serverLayer(), { excludeTestServices: true })("commands", (it) => {
     Effect.gen(function* () {
       const operator = yield* signIn("operator")
       const fs = yield* MemoryFirestore
-      const sim = yield* SimScript
+      const sim = yield* SimHost
       yield* sim.append("hold-1", [exitAfter(0)])
       yield* sim.append("hold-3", [exitAfter(0)])
       yield* sim.append("hold-ready", [exitAfter(0)])

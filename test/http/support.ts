@@ -12,7 +12,7 @@ import { CSRF_HEADER, type Role, SESSION_COOKIE } from "../../schemas/api.ts"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { MemoryFirestore } from "../../kernel/firestore/memory.ts"
 import { httpLayer, type HttpOptions, hashPassword } from "../../kernel/http/server.ts"
-import { SimScript, type SimOutcome } from "../../kernel/replay/simProcess.ts"
+import { SimHost, type SimOutcome } from "../../kernel/replay/simHost.ts"
 import { allocatorOn, tempDir, testConfig, worldLayer } from "../support/allocator.ts"
 
 export interface TestUser {
@@ -222,7 +222,7 @@ export const arrive = (
   extra: Readonly<Record<string, unknown>> = {}
 ) =>
   Effect.gen(function* () {
-    const sim = yield* SimScript
+    const sim = yield* SimHost
     const fs = yield* MemoryFirestore
     yield* sim.append(doc, outcomes)
     yield* fs.setReport(doc, { status: "Data Ready", service, patientId, ...extra })

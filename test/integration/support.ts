@@ -42,6 +42,7 @@ import type { Mailer } from "../../kernel/ports/mailer.ts"
 import type { ProcessPort } from "../../kernel/ports/process.ts"
 import { PlainProcessLive } from "../../kernel/process/plain.ts"
 import { ProcessPortLive } from "../../kernel/process/select.ts"
+import { temporaryExecutorLayer } from "../../kernel/process/temporaryExecutor.ts"
 import { allocatorLayer, storeLayer } from "../../kernel/runtime.ts"
 import { HoldStore } from "../../kernel/store/holds.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
@@ -182,7 +183,9 @@ export const startAllocator = <W, E1, E2>(options: StartOptions<W, E1, E2>) =>
     const world = yield* Layer.build(
       Layer.mergeAll(options.ports, Layer.succeed(AppConfig, config)).pipe(Layer.provideMerge(EventBus.Default))
     )
-    const allocator = yield* Layer.build(allocatorLayer(file, options.executor).pipe(Layer.provide(Layer.succeedContext(world))))
+    // TEMPORARY (issue 11): the old process port behind the Executor until the execution host's client lands.
+    const executor = temporaryExecutorLayer.pipe(Layer.provide(options.executor))
+    const allocator = yield* Layer.build(allocatorLayer(file, executor).pipe(Layer.provide(Layer.succeedContext(world))))
     const context = Context.merge(world, allocator)
     type Services = typeof context extends Context.Context<infer S> ? S : never
     const run = <A, E, R extends Services | Scope.Scope>(effect: Effect.Effect<A, E, R>) =>

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { databaseFile } from "../../kernel/paths.ts"
-import { ProcessPort } from "../../kernel/ports/process.ts"
+import { Executor } from "../../kernel/ports/executor.ts"
 import { replayConfig, replayWorldLayer } from "../../kernel/replay/world.ts"
 import { allocatorLayer } from "../../kernel/runtime.ts"
 
@@ -24,4 +24,4 @@ export const tempDir = Effect.acquireRelease(
 export const worldLayer = replayWorldLayer
 
 export const allocatorOn = (config: StaticConfig) =>
-  allocatorLayer(databaseFile(config.dataDir), Layer.effect(ProcessPort, ProcessPort))
+  allocatorLayer(databaseFile(config.dataDir), Layer.effect(Executor, Executor))

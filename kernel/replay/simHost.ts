@@ -1,0 +1,160 @@
+/**
+ * The in-memory executor for replays and fast tests: a simulated execution
+ * host. Each start takes the document's next scripted outcome (an exit code
+ * after a duration, or a hang until killed). It writes no files and spawns
+ * nothing; time passes on the Clock.
+ *
+ * The host lives in the replay's world, not in the allocator's scope, so its
+ * runs outlive an allocator restart exactly as pipelines outlive the kernel
+ * under the real execution host. Life of one run here:
+ *
+ *   start ──▶ Running ──(scripted exit / kill)──▶ Exited ──acknowledge──▶ forgotten
+ *                 │
+ *                 └──(machine crash)──▶ Lost (no exit recorded)
+ *
+ * Exits recorded while no allocator follows them stay until acknowledged.
+ * A second client of the same host (a restarted allocator) sees the same runs.
+ */
+import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Ref, type Scope } from "effect"
+import {
+  Executor,
+  type ExecutorShape,
+  type LiveRun,
+  type PipelineExit,
+  type PipelineSpec,
+  type RunStatus
+} from "../ports/executor.ts"
+import { isoFromMillis } from "../time.ts"
+
+export type SimOutcome =
+  | {
+      readonly _tag: "Exit"
+      readonly code: number
+      readonly after: Duration.Duration
+      /** The executor fails the attempt whatever the code says (a refused sandbox commit, a time limit). */
+      readonly errorMessage?: string | undefined
+    }
+  | { readonly _tag: "Hang" }
+
+export const DEFAULT_OUTCOME: SimOutcome = { _tag: "Exit", code: 0, after: Duration.minutes(1) }
+
+/** Why a run the machine crash took has no exit: the wording lands in the row's error_message. */
+export const LOST_IN_CRASH = "the machine stopped while the pipeline was running; no exit status was recorded"
+
+type Ended = Extract<RunStatus, { _tag: "Exited" | "Lost" }>
+
+interface HostRun {
+  readonly spec: PipelineSpec
+  readonly startedAt: string
+  readonly status: RunStatus
+  readonly ended: Deferred.Deferred<Ended>
+  readonly timer: Fiber.RuntimeFiber<void> | undefined
+}
+
+export interface SimHostShape {
+  /** Appends scripted outcomes for a document's next runs. */
+  readonly append: (docId: string, outcomes: ReadonlyArray<SimOutcome>) => Effect.Effect<void>
+  /** The machine dies: every running pipeline vanishes with no exit recorded. Recorded exits survive (they are on disk). */
+  readonly crash: Effect.Effect<void>
+}
+
+export class SimHost extends Context.Tag("kernel/replay/SimHost")<SimHost, SimHostShape>() {}
+
+const makeSimHost = (scope: Scope.Scope) =>
+  Effect.gen(function* () {
+    const scripts = yield* Ref.make<ReadonlyMap<string, ReadonlyArray<SimOutcome>>>(new Map())
+    const runs = yield* Ref.make<ReadonlyMap<number, HostRun>>(new Map())
+
+    const takeNext = (docId: string) =>
+      Ref.modify(scripts, (m): [SimOutcome, ReadonlyMap<string, ReadonlyArray<SimOutcome>>] => {
+        const [next, ...rest] = m.get(docId) ?? []
+        return [next ?? DEFAULT_OUTCOME, new Map([...m, [docId, rest]])]
+      })
+
+    const update = (runId: number, f: (run: HostRun) => HostRun) =>
+      Ref.update(runs, (m) => {
+        const run = m.get(runId)
+        return run === undefined ? m : new Map([...m, [runId, f(run)]])
+      })
+
+    /** Ends a running run once; a run that already ended keeps its first ending. */
+    const end = (runId: number, ending: Ended) =>
+      Effect.gen(function* () {
+        const run = (yield* Ref.get(runs)).get(runId)
+        if (run === undefined || run.status._tag !== "Running") return
+        yield* update(runId, (r) => ({ ...r, status: ending, timer: undefined }))
+        yield* Deferred.succeed(run.ended, ending)
+      })
+
+    const exitWith = (runId: number, exit: PipelineExit) => end(runId, { _tag: "Exited", exit })
+
+    const stopTimer = (run: HostRun) => (run.timer === undefined ? Effect.void : Fiber.interrupt(run.timer))
+
+    const executor: ExecutorShape = {
+      start: (spec) =>
+        Effect.gen(function* () {
+          const known = (yield* Ref.get(runs)).get(spec.runId)
+          if (known !== undefined) return known.status
+          const outcome = yield* takeNext(spec.docId)
+          const ended = yield* Deferred.make<Ended>()
+          const startedAt = isoFromMillis(yield* Clock.currentTimeMillis)
+          yield* Ref.update(runs, (m) => new Map([...m, [spec.runId, { spec, startedAt, status: { _tag: "Running" }, ended, timer: undefined }]]))
+          if (outcome._tag === "Exit") {
+            const exit: PipelineExit = {
+              code: outcome.code,
+              signal: null,
+              ...(outcome.errorMessage !== undefined ? { errorMessage: outcome.errorMessage } : {})
+            }
+            // The pipeline's own clock runs in the host, whatever happens to the caller.
+            const timer = yield* Effect.sleep(outcome.after).pipe(Effect.zipRight(exitWith(spec.runId, exit)), Effect.forkIn(scope))
+            yield* update(spec.runId, (r) => (r.status._tag === "Running" ? { ...r, timer } : r))
+          }
+          return { _tag: "Running" } as const
+        }),
+      awaitExit: (runId) =>
+        Effect.gen(function* () {
+          const run = (yield* Ref.get(runs)).get(runId)
+          if (run === undefined) return { _tag: "Lost", message: `the execution host has no record of run ${runId}` } as const
+          if (run.status._tag === "Running") return yield* Deferred.await(run.ended)
+          return run.status as Ended
+        }),
+      kill: (runId, _grace) =>
+        Effect.gen(function* () {
+          const run = (yield* Ref.get(runs)).get(runId)
+          if (run === undefined || run.status._tag !== "Running") return
+          yield* stopTimer(run)
+          // A simulated pipeline obeys SIGTERM at once.
+          yield* exitWith(runId, { code: null, signal: "SIGTERM" })
+        }),
+      status: (runIds) =>
+        Effect.map(Ref.get(runs), (m) => new Map(runIds.map((id): [number, RunStatus] => [id, m.get(id)?.status ?? { _tag: "Unknown" }]))),
+      acknowledge: (runId) =>
+        Ref.update(runs, (m) => {
+          const run = m.get(runId)
+          if (run === undefined || run.status._tag === "Running") return m
+          const rest = new Map(m)
+          rest.delete(runId)
+          return rest
+        }),
+      live: Effect.map(Ref.get(runs), (m) =>
+        [...m.values()]
+          .filter((r) => r.status._tag === "Running")
+          .map((r): LiveRun => ({ runId: r.spec.runId, docId: r.spec.docId, startedAt: r.startedAt }))
+      )
+    }
+
+    const host: SimHostShape = {
+      append: (docId, outcomes) => Ref.update(scripts, (m) => new Map([...m, [docId, [...(m.get(docId) ?? []), ...outcomes]]])),
+      crash: Effect.gen(function* () {
+        for (const run of (yield* Ref.get(runs)).values()) {
+          if (run.status._tag !== "Running") continue
+          yield* stopTimer(run)
+          yield* end(run.spec.runId, { _tag: "Lost", message: LOST_IN_CRASH })
+        }
+      })
+    }
+    return Context.make(Executor, executor).pipe(Context.add(SimHost, host))
+  })
+
+/** One simulated host and its executor; both live as long as the layer's scope (the replay's world). */
+export const simHostLayer: Layer.Layer<Executor | SimHost> = Layer.scopedContext(Effect.flatMap(Effect.scope, makeSimHost))
