@@ -6,7 +6,7 @@ NODE_STAMP := node_modules/.installed
 TSX := node_modules/.bin/tsx
 FIXTURE ?=
 
-.PHONY: help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
+.PHONY: monitor help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
 
 help:
 	@echo "make run            start the allocator (embedded demo unless LOMI_CONFIG is set)"
@@ -37,6 +37,14 @@ system-deps:
 	  fi; \
 	fi
 
+# The per-run monitor (kernel/exechost/monitor.c): static when the C library allows, so its exec skips the loader.
+MONITOR := .build/lomi-monitor
+$(MONITOR): kernel/exechost/monitor.c
+	@mkdir -p $(@D)
+	cc -O2 -Wall -Wextra -static -o $@ $< 2>/dev/null || cc -O2 -Wall -Wextra -o $@ $<
+
+monitor: $(MONITOR)
+
 typecheck: deps
 	npx tsc --noEmit -p tsconfig.json
 
@@ -45,11 +53,11 @@ lint: typecheck
 ui: deps
 	@if [ -f ui/index.html ]; then npx vite build --config ui/vite.config.ts 1>&2; fi
 
-test: deps system-deps typecheck
+test: deps system-deps $(MONITOR) typecheck
 	npx vitest run --reporter=default --reporter=json --outputFile=.data/vitest-results.json
 	@node -e 'const r = require("./.data/vitest-results.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed`)'
 
-run: deps system-deps ui
+run: deps system-deps $(MONITOR) ui
 	$(TSX) kernel/main.ts $(LOMI_CONFIG)
 
 replay: deps
@@ -58,7 +66,7 @@ replay: deps
 replay-update: deps
 	$(TSX) kernel/replay/updateGoldens.ts
 
-bench: deps system-deps
+bench: deps system-deps $(MONITOR)
 	$(TSX) test/bench/run.ts
 
 demo-doc: deps
@@ -68,4 +76,4 @@ patient-info: deps
 	$(TSX) kernel/cli/patientInfo.ts "$(REPORT)" $(if $(FORCE),--force,)
 
 clean:
-	rm -rf .data ui/dist node_modules/.installed
+	rm -rf .data .build ui/dist node_modules/.installed
