@@ -4,11 +4,12 @@
  * line and exits 2; SIGINT/SIGTERM interrupt every actor and run finalizers.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Option } from "effect"
+import { Context, Effect, Exit, Layer, Option } from "effect"
 import { fileURLToPath } from "node:url"
 import { applicationLayer } from "./app.ts"
 import { loadConfigFile } from "./config.ts"
 import { bootstrapCredentials } from "./http/server.ts"
+import { KernelLifecycle, RESTART_EXIT_CODE } from "./restart.ts"
 
 const DEMO_CONFIG = fileURLToPath(new URL("../fixtures/demo/config.json", import.meta.url))
 const UI_DIST = fileURLToPath(new URL("../ui/dist", import.meta.url))
@@ -32,7 +33,9 @@ const program = Effect.gen(function* () {
     }),
     `data: ${config.dataDir}`
   ])
-  return yield* Effect.never
+  // Runs until stopped by a signal, or until an admin's "Restart now": then the scope closes in order and we exit 75.
+  yield* Context.get(app, KernelLifecycle).requested
+  return "restart" as const
 }).pipe(Effect.scoped)
 
 const oneLine = (message: string) =>
@@ -42,5 +45,15 @@ const oneLine = (message: string) =>
   })
 
 NodeRuntime.runMain(
-  program.pipe(Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error))))
+  program.pipe(Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error)))),
+  {
+    teardown: (exit, onExit) =>
+      onExit(
+        Exit.isSuccess(exit) && exit.value === "restart"
+          ? RESTART_EXIT_CODE
+          : Exit.isFailure(exit) && !Exit.isInterrupted(exit)
+            ? 1
+            : 0
+      )
+  }
 )

@@ -49,13 +49,25 @@ import {
   TunableList,
   UserList
 } from "./api/models.ts"
+import {
+  BatchId,
+  BatchJob,
+  BatchJobList,
+  DocTimeline,
+  JobsCsvQuery,
+  RestartAccepted,
+  RestartRequest,
+  RestartStatus
+} from "./api/operations.ts"
 
 export * from "./api/access.ts"
 export * from "./api/errors.ts"
 export * from "./api/models.ts"
+export * from "./api/operations.ts"
 
 const RunPath = Schema.Struct({ run: RunIdParam })
 const DocPath = Schema.Struct({ doc: DocId })
+const BatchPath = Schema.Struct({ batch: BatchId })
 
 /** A Server-Sent Events stream; each `data:` line is one JSON value. */
 const EventStream = HttpApiSchema.Text({ contentType: "text/event-stream" })
@@ -110,6 +122,24 @@ export class OpsGroup extends HttpApiGroup.make("ops")
       .annotate(Access, "public")
       .annotate(OpenApi.Description, "Prometheus text format.")
   )
+  .add(
+    HttpApiEndpoint.get("restartStatus", "/api/restart")
+      .addSuccess(RestartStatus)
+      .annotate(Access, "viewer")
+      .middleware(ViewerAccess)
+      .annotate(OpenApi.Description, "Restart-required tunables whose stored value is not the running one.")
+  )
+  .add(
+    HttpApiEndpoint.post("restart", "/api/restart")
+      .setPayload(RestartRequest)
+      .addSuccess(RestartAccepted)
+      .annotate(Access, "admin")
+      .middleware(AdminAccess)
+      .annotate(
+        OpenApi.Description,
+        "Stops the allocator in order and exits with code 75 (restart requested); systemd or the make-run launcher starts it again."
+      )
+  )
 {}
 
 export class DashboardGroup extends HttpApiGroup.make("dashboard")
@@ -124,6 +154,30 @@ export class DashboardGroup extends HttpApiGroup.make("dashboard")
       .setUrlParams(JobsQuery)
       .addSuccess(JobPage)
       .addError(BadRequest)
+      .annotate(Access, "viewer")
+      .middleware(ViewerAccess)
+  )
+  .add(
+    HttpApiEndpoint.get("needsHuman", "/api/needs-human")
+      .setUrlParams(PageParams)
+      .addSuccess(JobPage)
+      .annotate(Access, "viewer")
+      .middleware(ViewerAccess)
+      .annotate(OpenApi.Description, "The rows the Failed card counts: see StateCards.needsHuman.")
+  )
+  .add(
+    HttpApiEndpoint.get("jobsCsv", "/api/jobs.csv")
+      .setUrlParams(JobsCsvQuery)
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/csv; charset=utf-8" }))
+      .addError(BadRequest)
+      .annotate(Access, "viewer")
+      .middleware(ViewerAccess)
+      .annotate(OpenApi.Description, "Every job row matching the jobs list's filters, newest first, as CSV.")
+  )
+  .add(
+    HttpApiEndpoint.get("docTimeline", "/api/docs/:doc/timeline")
+      .setPath(DocPath)
+      .addSuccess(DocTimeline)
       .annotate(Access, "viewer")
       .middleware(ViewerAccess)
   )
@@ -282,6 +336,43 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .annotate(
         OpenApi.Description,
         "For each succeeded document: mark-failed-for-retry, then retry. Best effort, one result per document."
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("startBatchRerun", "/api/batch-reruns")
+      .setPayload(DocList)
+      .addSuccess(BatchJob)
+      .annotate(Access, "admin")
+      .middleware(AdminAccess)
+      .annotate(
+        OpenApi.Description,
+        "Starts a batch rerun on the server and answers at once; it goes on if the page is closed."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("batchReruns", "/api/batch-reruns")
+      .addSuccess(BatchJobList)
+      .annotate(Access, "admin")
+      .middleware(AdminAccess)
+  )
+  .add(
+    HttpApiEndpoint.get("batchRerunStatus", "/api/batch-reruns/:batch")
+      .setPath(BatchPath)
+      .addSuccess(BatchJob)
+      .addError(NotFound)
+      .annotate(Access, "admin")
+      .middleware(AdminAccess)
+  )
+  .add(
+    HttpApiEndpoint.get("batchRerunStream", "/api/batch-reruns/:batch/stream")
+      .setPath(BatchPath)
+      .addSuccess(EventStream)
+      .addError(NotFound)
+      .annotate(Access, "admin")
+      .middleware(AdminAccess)
+      .annotate(
+        OpenApi.Description,
+        "Server-Sent Events: each `data:` is the whole BatchJob after a change; an `end` event when it finished."
       )
   )
 {}

@@ -45,6 +45,10 @@ export interface HttpAuthShape {
   readonly sessionCount: Effect.Effect<number>
   /** Whether the cookie is marked Secure. */
   readonly secureCookie: boolean
+  /** The live sessions, for the hand-over across a requested restart (kernel/http/sessionHandoff.ts). */
+  readonly liveSessions: Effect.Effect<ReadonlyArray<Session>>
+  /** Takes over sessions handed over by the previous process: only unexpired ones of users that still exist with the same role. */
+  readonly adoptSessions: (handed: ReadonlyArray<Session>) => Effect.Effect<number>
 }
 
 export class HttpAuth extends Context.Tag("kernel/http/HttpAuth")<HttpAuth, HttpAuthShape>() {}
@@ -131,7 +135,21 @@ export const makeHttpAuth = (config: StaticConfig, options: { readonly secureCoo
           return rest
         }),
       sessionCount: Effect.map(Ref.get(sessions), (m) => m.size),
-      secureCookie: options.secureCookie
+      secureCookie: options.secureCookie,
+      liveSessions: Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        return [...(yield* Ref.get(sessions)).values()].filter((s) => s.expiresAt > now)
+      }),
+      adoptSessions: (handed) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const valid = handed.filter((s) => {
+            const account = accounts.get(s.user.name)
+            return s.expiresAt > now && account !== undefined && account.user.role === s.user.role
+          })
+          yield* Ref.update(sessions, (m) => new Map([...m, ...valid.map((s) => [s.token, s] as const)]))
+          return valid.length
+        })
     }
     return shape
   })

@@ -29,7 +29,9 @@ import { liveLive } from "./handlers/live.ts"
 import { OpsLive } from "./handlers/ops.ts"
 import { SessionLive } from "./handlers/session.ts"
 import { TunablesLive } from "./handlers/tunables.ts"
+import { KernelLifecycle } from "../restart.ts"
 import { healthChecksLayer } from "./health.ts"
+import { sessionHandoffLayer } from "./sessionHandoff.ts"
 import { metricsLayer } from "./metrics.ts"
 import { staticLayer } from "./static.ts"
 
@@ -81,12 +83,13 @@ export const httpLayer = (config: StaticConfig, options: HttpOptions = {}) => {
     HttpServer.withLogAddress
   )
 
-  const internals = Layer.mergeAll(healthChecksLayer(config), metricsLayer).pipe(
+  const internals = Layer.mergeAll(healthChecksLayer(config), metricsLayer, KernelLifecycle.Default).pipe(
     Layer.provideMerge(DashboardReads.Default),
     Layer.provideMerge(httpAuthLayer(config, { secureCookie }))
   )
 
-  return served.pipe(
+  // "Restart now" hands the dashboard sessions over to the next process (sessionHandoff).
+  return Layer.provideMerge(sessionHandoffLayer(config), served).pipe(
     Layer.provideMerge(internals),
     Layer.provideMerge(NodeHttpServer.layer(() => new ClosingServer(), { host: config.http.host, port: config.http.port }))
   )

@@ -114,8 +114,14 @@ export const StateCards = Schema.Struct({
   succeeded: Schema.Number,
   /** failed_retrying + temp_failed: usually resolve themselves. */
   retrying: Schema.Number,
-  /** failed_permanent: needs a human. */
+  /** failed_permanent rows, all of them. */
   failed: Schema.Number,
+  /**
+   * What needs a human: documents whose newest row is failed_permanent and was
+   * not ended on purpose (a withdrawal, a kill, or the intermediate row of
+   * mark-failed-for-retry or a batch rerun).
+   */
+  needsHuman: Schema.Number,
   failedSync: Schema.Number,
   outage: Schema.Boolean
 })
@@ -167,6 +173,8 @@ export const QueueHold = Schema.TaggedStruct("hold", {
   doc: Schema.String,
   service: Schema.String,
   patientId: Schema.String,
+  /** From the report in Firestore; null when it has none or cannot be read now. */
+  patientName: Schema.NullOr(Schema.String),
   createdAt: Schema.String,
   createdBy: Schema.NullOr(Schema.String)
 })

@@ -1,6 +1,7 @@
 /** The dashboard's reads: cards, jobs, the drawer, the process queue, logs, health, charts. */
 import { HttpApiBuilder } from "@effect/platform"
-import { Clock, Effect, Either, Option } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Clock, Effect, Either, Option, Stream } from "effect"
 import {
   Api,
   BadRequest,
@@ -21,6 +22,9 @@ import { TunableStore } from "../../store/tunables.ts"
 import { isoFromMillis } from "../../time.ts"
 import { chartWindow, computeCharts } from "../charts.ts"
 import { HealthChecks } from "../health.ts"
+import { csvResponse, jobsCsvStream } from "../jobsCsv.ts"
+import { countNeedsHuman, listNeedsHuman } from "../needsHuman.ts"
+import { docTimeline } from "../timeline.ts"
 import { DRAWER_LOG_BYTES, FULL_LOG_BYTES, readRunLog } from "../logs.ts"
 import { renderSnippets } from "../snippets.ts"
 
@@ -75,6 +79,34 @@ export const dashboardLive = (config: StaticConfig) =>
       const outage = yield* Outage
       const port = yield* FirestorePort
       const health = yield* HealthChecks
+      const sql = yield* SqlClient.SqlClient
+      const withSql = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+        Effect.provideService(effect, SqlClient.SqlClient, sql)
+
+      /**
+       * A hold's patient name, as the cooldown rows show it: the report's
+       * patientName, else the patients document's name. Read from Firestore
+       * once per held document; a failed read shows no name and is tried again
+       * next time.
+       */
+      const holdNames = new Map<string, string | null>()
+      const textField = (data: Readonly<Record<string, unknown>> | undefined, key: string) => {
+        const value = data?.[key]
+        return typeof value === "string" && value !== "" ? value : null
+      }
+      const holdName = (doc: string, patientId: string) =>
+        holdNames.has(doc)
+          ? Effect.succeed(holdNames.get(doc) ?? null)
+          : Effect.gen(function* () {
+              const report = yield* port.getReport(doc)
+              const fromReport = textField(report, "patientName")
+              const name = fromReport ?? textField(yield* port.getPatient(patientId), "name")
+              holdNames.set(doc, name)
+              return name
+            }).pipe(
+              Effect.timeout("2 seconds"),
+              Effect.catchAll(() => Effect.succeed(null))
+            )
 
       return handlers
         .handle("stateCards", () =>
@@ -96,6 +128,7 @@ export const dashboardLive = (config: StaticConfig) =>
               succeeded: n("succeeded"),
               retrying: n("failed_retrying") + n("temp_failed"),
               failed: n("failed_permanent"),
+              needsHuman: yield* withSql(countNeedsHuman),
               failedSync: n("failed_sync"),
               outage: yield* outage.isDown
             }
@@ -140,14 +173,18 @@ export const dashboardLive = (config: StaticConfig) =>
           Effect.gen(function* () {
             const holds = yield* reads.holding
             const cooling = yield* reads.cooldowns
+            const held = new Set(holds.map((h) => h.doc_id))
+            for (const doc of holdNames.keys()) if (!held.has(doc)) holdNames.delete(doc)
+            const names = yield* Effect.forEach(holds, (h) => holdName(h.doc_id, h.patient_id), { concurrency: 8 })
             const queue: ProcessQueue = {
               items: [
-                ...holds.map((h) => ({
+                ...holds.map((h, i) => ({
                   _tag: "hold" as const,
                   hold: h.id,
                   doc: h.doc_id,
                   service: h.service,
                   patientId: h.patient_id,
+                  patientName: names[i] ?? null,
                   createdAt: h.created_at,
                   createdBy: h.created_by
                 })),
@@ -235,5 +272,16 @@ export const dashboardLive = (config: StaticConfig) =>
           })
         )
         .handle("sysadmin", () => Effect.succeed({ snippets: renderSnippets(config) }))
+        .handle("needsHuman", ({ urlParams }) => withSql(listNeedsHuman(urlParams.cursor, urlParams.limit ?? 50)))
+        .handle("docTimeline", ({ path }) => withSql(docTimeline(path.doc)))
+        .handle("jobsCsv", ({ urlParams }) =>
+          Either.match(jobFilter({ ...urlParams }), {
+            onLeft: (message) => Effect.fail(new BadRequest({ message })),
+            onRight: ({ cursor: _cursor, limit: _limit, ...filter }) =>
+              Effect.map(Effect.context<DashboardReads>(), (context) =>
+                csvResponse(jobsCsvStream(filter).pipe(Stream.provideContext(context)), "lomi-jobs.csv")
+              )
+          })
+        )
     })
   )

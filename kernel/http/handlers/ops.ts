@@ -1,8 +1,9 @@
 /** /healthz, /readyz and /metrics: for systemd, load balancers and Prometheus. */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
-import { Api, NotReady } from "../../../schemas/api.ts"
+import { Api, CurrentUser, NotReady } from "../../../schemas/api.ts"
 import { Outage } from "../../outage.ts"
+import { KernelLifecycle } from "../../restart.ts"
 import { DashboardReads } from "../../store/reads.ts"
 import { Metrics } from "../metrics.ts"
 
@@ -11,6 +12,7 @@ export const OpsLive = HttpApiBuilder.group(Api, "ops", (handlers) =>
     const reads = yield* DashboardReads
     const outage = yield* Outage
     const metrics = yield* Metrics
+    const lifecycle = yield* KernelLifecycle
     return handlers
       .handle("healthz", () => Effect.succeed("ok\n"))
       .handle("readyz", () =>
@@ -24,5 +26,19 @@ export const OpsLive = HttpApiBuilder.group(Api, "ops", (handlers) =>
         })
       )
       .handle("metrics", () => metrics.render)
+      .handle("restartStatus", () =>
+        Effect.gen(function* () {
+          return { pending: yield* lifecycle.pending, startedAt: lifecycle.startedAt, restarting: yield* lifecycle.restarting }
+        })
+      )
+      .handle("restart", () =>
+        Effect.gen(function* () {
+          const user = yield* CurrentUser
+          if (yield* lifecycle.restarting) return { ok: false, message: "A restart is already under way." }
+          // Answer first: the request is released a moment later, so this response leaves before the server closes.
+          yield* lifecycle.request(user.name).pipe(Effect.delay("300 millis"), Effect.forkDaemon)
+          return { ok: true, message: "The allocator is stopping in order and will be started again; the page reconnects by itself." }
+        })
+      )
   })
 )
