@@ -12,24 +12,19 @@
  *              failed_permanent, email
  *
  * A `received` row (the allocator died while deciding it) is decided again
- * from the document as it is now. Queued and cooling rows need nothing: the
+ * from the document as it is now (kernel/arrival.ts). Queued and cooling rows need nothing: the
  * workers and the promoter pick them up. Every write waits until SQLite
  * takes it.
  */
 import { Effect, Layer, Schedule } from "effect"
-import { isManagedService, type JobRun } from "../schemas/job.ts"
-import { DATA_READY, FAILED, parseReport } from "../schemas/report.ts"
+import type { JobRun } from "../schemas/job.ts"
+import { decideReceived } from "../kernel/arrival.ts"
 import { AppConfig } from "../kernel/config.ts"
-import { PermanentFailure } from "../kernel/failure.ts"
-import { NotifierMailbox } from "../kernel/mailboxes.ts"
 import { runLogFile } from "../kernel/paths.ts"
 import { Executor, type RunStatus } from "../kernel/ports/executor.ts"
-import { FirestorePort } from "../kernel/ports/firestore.ts"
 import { routeOutcome } from "../kernel/routing.ts"
 import { untilStored } from "../kernel/storeRetry.ts"
 import { JobStore } from "../kernel/store/jobs.ts"
-import { TunableStore } from "../kernel/store/tunables.ts"
-import { isoAfter, nowIso } from "../kernel/time.ts"
 
 /** The executor may be starting too: ask for up to ~30 s before leaving the rows to the supervisor. */
 const ASK_EXECUTOR = Schedule.exponential("200 millis", 2).pipe(Schedule.union(Schedule.spaced("5 seconds")), Schedule.upTo("30 seconds"))
@@ -71,61 +66,11 @@ const recoverRunning = (stranded: ReadonlyArray<JobRun>) =>
     )
   })
 
-/** A `received` row: the dispatcher's decision, made again from the document as it stands. */
-const redecide = (run: JobRun) =>
-  Effect.gen(function* () {
-    const jobs = yield* JobStore
-    const failure = yield* PermanentFailure
-    const notifier = yield* NotifierMailbox
-    const t = yield* (yield* TunableStore).get
-    const doc = yield* (yield* FirestorePort).getReport(run.doc_id).pipe(
-      Effect.catchAll((e) => Effect.as(Effect.logWarning(`recovery: cannot read ${run.doc_id} (${e.message}); left received`), null))
-    )
-    if (doc === null) return
-    const status = doc?.status
-    if (doc === undefined || (status !== DATA_READY && status !== FAILED) || !isManagedService(doc.service)) {
-      // It left Data Ready (or its service) while the allocator was down: rule 8.
-      yield* jobs.withdraw(run.doc_id)
-      return
-    }
-    const parsed = parseReport(run.doc_id, doc)
-    if (parsed._tag === "Invalid" || status === FAILED) {
-      // Decided once already: it cannot run (or Firestore already says Failed, written before the stop).
-      yield* failure.failPermanently({
-        run,
-        from: ["received"],
-        reason: parsed._tag === "Invalid" ? parsed.reason : "report was failed before the allocator stopped",
-        exitCode: null,
-        email: true,
-        onWriteFailure: "sync_retry"
-      })
-      return
-    }
-    const released = parsed.fields.manualHoldRelease === true
-    const cools = doc.service === "Gen-Decoder" && !released
-    yield* jobs.decideReceived(run.id, {
-      state: cools ? "waiting_cooldown" : "queued",
-      scheduledRunAt: cools ? yield* isoAfter(t.COOLDOWN_SECONDS) : yield* nowIso
-    })
-    if (cools) {
-      yield* notifier.post({
-        template: "upload_reminder",
-        context: {
-          docId: run.doc_id,
-          service: doc.service,
-          patientId: parsed.fields.patientId,
-          ...(parsed.fields.patientName ? { patientName: parsed.fields.patientName } : {}),
-          attempt: run.attempt
-        }
-      })
-    }
-  })
-
 export const recoverAtStart = Effect.gen(function* () {
   const jobs = yield* JobStore
   yield* recoverRunning(yield* untilStored("recovery", jobs.inStates(["running"])))
   for (const run of yield* untilStored("recovery", jobs.inStates(["received"]))) {
-    yield* untilStored(`recovery of run ${run.id}`, redecide(run))
+    yield* untilStored(`recovery of run ${run.id}`, decideReceived(run))
   }
 })
 

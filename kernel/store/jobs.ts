@@ -247,10 +247,6 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
       requeueUnstarted: (id: number) =>
         moveOne(id, ["running"], "queued", { started_at: null, notes: "recovered" }),
 
-      /** Rule 10: a `received` row decided again at start-up, from the document as it is now. */
-      decideReceived: (id: number, next: { readonly state: "waiting_cooldown" | "queued"; readonly scheduledRunAt: string }) =>
-        moveOne(id, ["received"], next.state, { scheduled_run_at: next.scheduledRunAt }),
-
       succeed: (id: number, exitCode: number) =>
         Effect.flatMap(nowIso, (now) =>
           moveOne(id, ["running"], "succeeded", { exit_code: exitCode, finished_at: now, error_message: null })
@@ -310,7 +306,7 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
             error_message: end.errorMessage,
             finished_at: now
           })
-        ),
+        }),
 
       /** Rule 8: the document left Data Ready on its own; mirror it without writing Firestore. */
       withdraw: (docId: string) =>
