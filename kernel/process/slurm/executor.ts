@@ -169,8 +169,12 @@ export const makeSlurmExecutor = (
       state: string | undefined
     ): Effect.Effect<{ readonly _tag: "Active"; readonly state: string } | Ended | { readonly _tag: "Missing" }> =>
       Effect.gen(function* () {
-        if (state !== undefined && isActiveState(state)) return { _tag: "Active" as const, state }
         const recorded = yield* readExit(runDir(options.stateDir, runId))
+        // The pipeline is done (the job may still be COMPLETING); a signalled one waits for the controller's verdict.
+        if (recorded !== undefined && recorded.signalledBy === undefined) {
+          return { _tag: "Exited" as const, exit: exitOf({ jobId, state: undefined, recorded }) ?? recorded }
+        }
+        if (state !== undefined && isActiveState(state)) return { _tag: "Active" as const, state }
         if (state === undefined && recorded === undefined) return { _tag: "Missing" as const }
         const needsCode = recorded === undefined && state !== undefined
         const exitCode = needsCode ? yield* controllerExitCode(jobId) : undefined
