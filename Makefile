@@ -24,10 +24,13 @@ $(NODE_STAMP): package.json package-lock.json
 
 deps: $(NODE_STAMP)
 
-# bubblewrap runs the pipelines; chromium drives the browser tests. Installed when missing and root.
+# bubblewrap runs the pipelines; chromium drives the browser tests; slurm-wlm and munge make the
+# single-node cluster of test/slurm. Installed when missing and root.
 system-deps:
 	@missing=""; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v slurmctld >/dev/null && command -v sbatch >/dev/null || missing="$$missing slurm-wlm"; \
+	command -v munged >/dev/null || missing="$$missing munge"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing" 1>&2; \
