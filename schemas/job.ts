@@ -79,7 +79,9 @@ export const JobRun = Schema.Struct({
   error_message: Schema.NullOr(Schema.String),
   notes: Schema.NullOr(Schema.String),
   created_at: Schema.String,
-  updated_at: Schema.String
+  updated_at: Schema.String,
+  /** The executor's id of the attempt's job (Slurm job id); absent or null for local runs. */
+  external_id: Schema.optional(Schema.NullOr(Schema.String))
 })
 export type JobRun = typeof JobRun.Type
 

@@ -338,6 +338,10 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
         sql`UPDATE job_runs SET patient_name = ${display.patientName}, collection_date = ${display.collectionDate}
           WHERE doc_id = ${docId} AND state IN ${sql.in(ACTIVE_STATES)}`.pipe(Effect.asVoid, Effect.orDie),
 
+      /** The executor's own id of the run's job (a Slurm job id), for the dashboard; never a state change. */
+      setExternalId: (runId: number, externalId: string) =>
+        sql`UPDATE job_runs SET external_id = ${externalId} WHERE id = ${runId}`.pipe(Effect.asVoid, Effect.orDie),
+
       /** Rule 13: terminal rows past their retention, by finished_at, else updated_at. */
       deleteExpired: (tunables: Tunables) =>
         Effect.gen(function* () {

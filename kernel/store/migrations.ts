@@ -110,6 +110,11 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
     id: 2,
     name: "search index and state scans",
     sql: [...SEARCH_INDEX_SQL, `CREATE INDEX job_runs_state_id ON job_runs (state, id)`]
+  },
+  {
+    id: 3,
+    name: "external job id (Slurm) on a run",
+    sql: [`ALTER TABLE job_runs ADD COLUMN external_id TEXT`]
   }
 ]
 
