@@ -6,10 +6,11 @@ NODE_STAMP := node_modules/.installed
 TSX := node_modules/.bin/tsx
 FIXTURE ?=
 
-.PHONY: monitor help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
+.PHONY: build monitor help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
 
 help:
 	@echo "make run            start the allocator (embedded demo unless LOMI_CONFIG is set)"
+	@echo "make build          compile the processes to dist/ and the dashboard to ui/dist (only what changed)"
 	@echo "make test           typecheck + every test suite (installs what is missing)"
 	@echo "make -s replay FIXTURE=path.json   replay a fixture, print the result JSON"
 	@echo "make replay-update  regenerate the replay goldens deliberately"
@@ -53,15 +54,33 @@ typecheck: deps
 
 lint: typecheck
 
-ui: deps
-	@if [ -f ui/index.html ]; then npx vite build --config ui/vite.config.ts 1>&2; fi
+# Compiled bundles (scripts/build.mjs, esbuild): rebuilt only when a source they may include changes.
+# Each process entry point that exists is built; the launcher starts the ones it finds in dist/.
+ENTRIES := kernel/main.ts kernel/launch.ts $(wildcard kernel/exechost/main.ts kernel/dashboard/main.ts)
+BUNDLE_SOURCES := $(shell find kernel actors schemas -name '*.ts' -not -path 'kernel/replay/*') scripts/build.mjs
+BUNDLE_STAMP := dist/.built
+$(BUNDLE_STAMP): $(BUNDLE_SOURCES) $(NODE_STAMP)
+	node scripts/build.mjs $(ENTRIES) 1>&2
+	@touch $@
+
+# The dashboard, rebuilt only when ui/ changes.
+UI_STAMP := ui/dist/index.html
+$(UI_STAMP): ui/index.html ui/vite.config.ts $(shell find ui/src -type f) $(NODE_STAMP)
+	npx vite build --config ui/vite.config.ts 1>&2
+	@touch $@
+
+build: $(BUNDLE_STAMP) $(UI_STAMP) $(MONITOR)
+
+ui: $(UI_STAMP)
 
 test: deps system-deps $(MONITOR) typecheck
 	npx vitest run --reporter=default --reporter=json --outputFile=.data/vitest-results.json
 	@node -e 'const r = require("./.data/vitest-results.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed`)'
 
-run: deps system-deps $(MONITOR) ui
-	$(TSX) kernel/main.ts $(LOMI_CONFIG)
+# Compiled JavaScript only (no tsx): the launcher starts the host, the kernel and the dashboard server,
+# restarts the kernel when it exits 75 ("restart requested"), and stops them all on Ctrl-C.
+run: deps system-deps build
+	node dist/kernel/launch.js $(LOMI_CONFIG)
 
 replay: deps
 	@$(TSX) kernel/replay/cli.ts "$(FIXTURE)"
@@ -69,7 +88,7 @@ replay: deps
 replay-update: deps
 	$(TSX) kernel/replay/updateGoldens.ts
 
-bench: deps system-deps $(MONITOR)
+bench: deps system-deps build
 	$(TSX) test/bench/run.ts
 
 demo-doc: deps

@@ -1,0 +1,95 @@
+/**
+ * The `make run` launcher: starts the allocator's processes from their
+ * compiled bundles and stops them together.
+ *
+ *   node dist/kernel/launch.js [config.json]
+ *
+ * Processes, in start order (each gets the same arguments and environment):
+ *   1. the execution host, dist/kernel/exechost/main.js, when it is built
+ *      (the kernel's client also starts one on its own when none answers);
+ *   2. the kernel, dist/kernel/main.js;
+ *   3. the dashboard server, dist/kernel/dashboard/main.js, when it is built.
+ *
+ * Exit code 75 from the kernel means "restart requested" (the dashboard's
+ * "Restart now", kernel/restart.ts): the launcher starts the kernel again and
+ * leaves the others running. Under systemd, `Restart=always` does this instead.
+ * Any other kernel exit, or SIGINT/SIGTERM to the launcher, stops everything:
+ * the kernel and the dashboard server first, the execution host last (it
+ * outlives the kernel by design, so it is told last). Pipelines are the
+ * host's business; stopping the host does not end them.
+ *
+ * Children run in their own process groups, so a Ctrl-C reaches each of them
+ * once, from here, in that order. Plain Node, no Effect: this process only
+ * forwards signals and must stay small.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+
+/** EX_TEMPFAIL: the kernel stopped in order and asks to be started again (kernel/restart.ts). */
+export const RESTART_REQUESTED = 75
+/** A kernel that keeps asking for restarts faster than this is stopped instead of looping. */
+const MIN_RESTART_INTERVAL_MS = 2_000
+
+const bundle = (path: string) => fileURLToPath(new URL(path, import.meta.url))
+const KERNEL = bundle("./main.js")
+const OPTIONAL = {
+  host: bundle("./exechost/main.js"),
+  dashboard: bundle("./dashboard/main.js")
+}
+const args = process.argv.slice(2)
+
+const say = (line: string) => process.stderr.write(`launcher: ${line}\n`)
+
+const start = (name: string, file: string): ChildProcess => {
+  const child = spawn(process.execPath, [...process.execArgv, file, ...args], { stdio: "inherit", detached: true })
+  child.on("error", (e) => say(`${name} could not start: ${e.message}`))
+  return child
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<number>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode ?? 1)
+    else child.once("exit", (code) => resolve(code ?? 1))
+  })
+
+const stop = async (child: ChildProcess | undefined, signal: NodeJS.Signals) => {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+  child.kill(signal)
+  await exited(child)
+}
+
+let stopping = false
+const host = existsSync(OPTIONAL.host) ? start("execution host", OPTIONAL.host) : undefined
+let kernel = start("kernel", KERNEL)
+const dashboard = existsSync(OPTIONAL.dashboard) ? start("dashboard server", OPTIONAL.dashboard) : undefined
+
+const stopAll = async (signal: NodeJS.Signals, code: number) => {
+  if (stopping) return
+  stopping = true
+  await Promise.all([stop(kernel, signal), stop(dashboard, signal)])
+  await stop(host, "SIGTERM")
+  process.exit(code)
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => void stopAll(signal, 0))
+}
+
+const superviseKernel = async () => {
+  for (;;) {
+    const startedAt = performance.now()
+    const code = await exited(kernel)
+    if (stopping) return
+    if (code === RESTART_REQUESTED && performance.now() - startedAt >= MIN_RESTART_INTERVAL_MS) {
+      say("kernel asked for a restart; starting it again")
+      kernel = start("kernel", KERNEL)
+      continue
+    }
+    if (code === RESTART_REQUESTED) say("kernel asked for a restart within 2 s of starting; stopping instead")
+    await stopAll("SIGTERM", code)
+    return
+  }
+}
+
+void superviseKernel()

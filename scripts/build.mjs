@@ -1,0 +1,86 @@
+/**
+ * Compiles each process entry point to one ES module in dist/, mirroring its
+ * source path (kernel/main.ts -> dist/kernel/main.js), so production and
+ * `make run` execute JavaScript and never load tsx.
+ *
+ *   node scripts/build.mjs kernel/main.ts [kernel/exechost/main.ts ...]
+ *
+ * What is bundled, and why: start-up was dominated by Node resolving,
+ * reading and compiling some thousand ES modules one by one (effect alone
+ * is hundreds), so our code and every pure-JavaScript package go into the
+ * bundle. Packages that find their own files on disk at run time (.proto
+ * definitions through __dirname, the better-sqlite3 addon) stay external
+ * and load from node_modules as they are.
+ *
+ * A bundled module of ours that locates files through `import.meta.url`
+ * gets the URL of its source file, computed relative to the bundle so the
+ * tree can move. Plain JavaScript, so building needs only node and esbuild.
+ */
+import { build } from "esbuild"
+import { readFile } from "node:fs/promises"
+import { dirname, join, relative, resolve, sep } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+const outdir = join(root, "dist")
+const entries = process.argv.slice(2)
+if (entries.length === 0) {
+  process.stderr.write("usage: node scripts/build.mjs <entry.ts> [...]\n")
+  process.exit(2)
+}
+
+/** Load their own files (protos, native addons) relative to themselves: never bundled. */
+const EXTERNAL = [
+  "better-sqlite3",
+  "firebase-admin",
+  "@google-cloud/*",
+  "google-gax",
+  "@grpc/*",
+  "@firestore-emulator/*",
+  "protobufjs",
+  "nodemailer",
+  "smtp-server"
+]
+
+const toUrlPath = (p) => p.split(sep).join("/")
+
+/** `import.meta.url` in a bundled module of ours means that module's source file, not the bundle. */
+const sourceUrlPlugin = {
+  name: "source-import-meta-url",
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (args.path.includes(`${sep}node_modules${sep}`)) return undefined
+      const text = await readFile(args.path, "utf8")
+      if (!text.includes("import.meta.url")) return undefined
+      // __LOMI_ROOT__ is the way from the bundle being written up to the repository root (a define per bundle).
+      const fromRoot = toUrlPath(relative(root, args.path))
+      return {
+        contents: text.replaceAll("import.meta.url", `new URL(__LOMI_ROOT__ + ${JSON.stringify(fromRoot)}, import.meta.url).href`),
+        loader: "ts"
+      }
+    })
+  }
+}
+
+const started = performance.now()
+for (const entry of entries) {
+  const outfile = join(outdir, relative(root, resolve(root, entry))).replace(/\.ts$/, ".js")
+  const upToRoot = toUrlPath(relative(dirname(outfile), root)) || "."
+  await build({
+    entryPoints: [resolve(root, entry)],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    external: EXTERNAL,
+    // Bundled CommonJS packages call require() for Node's built-ins.
+    banner: { js: 'import { createRequire as __lomiCreateRequire } from "node:module"; const require = __lomiCreateRequire(import.meta.url);' },
+    sourcemap: "linked",
+    legalComments: "none",
+    logLevel: "warning",
+    define: { __LOMI_ROOT__: JSON.stringify(`${upToRoot}/`) },
+    plugins: [sourceUrlPlugin]
+  })
+}
+process.stderr.write(`built ${entries.join(", ")} into dist/ in ${Math.round(performance.now() - started)} ms\n`)
