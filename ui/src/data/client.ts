@@ -7,7 +7,8 @@
  * The session cookie is HttpOnly and travels by itself (same origin); the
  * CSRF token handed out at sign-in is added to every mutating request.
  * `call` turns every failure (a refusal at the HTTP edge, a network error,
- * an answer that does not match the schema) into one line for the operator.
+ * an answer that does not match the schema) into one human sentence for the
+ * operator: the first problem's own message, never a dump of the schema.
  */
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { Effect, Either, ManagedRuntime, ParseResult } from "effect"
@@ -70,22 +71,51 @@ const bodyMessage = async (error: HttpClientError.ResponseError) => {
   }
 }
 
+/** One sentence: the first line, a capital first letter, a full stop, at most 300 characters. */
+export const asSentence = (text: string): string => {
+  const line = (text.split("\n").find((l) => l.trim() !== "") ?? "").trim()
+  const short = line.length > 300 ? `${line.slice(0, 297)}…` : line
+  if (short === "") return "Something went wrong, and the allocator gave no reason."
+  const capital = short.charAt(0).toUpperCase() + short.slice(1)
+  return /[.!?…]$/.test(capital) ? capital : `${capital}.`
+}
+
+/** The first problem a schema found, in the words of the filter that found it. */
+const firstIssue = (error: ParseResult.ParseError): string => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  if (issue === undefined) return "That value is not valid."
+  // A filter's own message already names the value and what is wrong with it.
+  if (/ is not | must /.test(issue.message) || issue.path.length === 0) return issue.message
+  return `${issue.path.join(".")}: ${issue.message}`
+}
+
+const issuesMessage = (u: unknown): string | undefined => {
+  if (typeof u !== "object" || u === null || !("issues" in u) || !Array.isArray(u.issues)) return undefined
+  const first: unknown = u.issues[0]
+  return messageOf(first)
+}
+
 const describe = async (error: unknown): Promise<{ message: string; status: number | undefined }> => {
   if (ParseResult.isParseError(error)) {
-    return { message: `not sent or not understood: ${ParseResult.TreeFormatter.formatErrorSync(error)}`, status: undefined }
+    return { message: asSentence(firstIssue(error)), status: undefined }
   }
   if (error instanceof HttpClientError.ResponseError) {
+    const status = error.response.status
     const body = await bodyMessage(error)
-    return { message: `HTTP ${error.response.status}${body === "" ? "" : `: ${body}`}`, status: error.response.status }
+    const reason = body === "" || body.startsWith("<") ? "" : `: ${body}`
+    return { message: asSentence(`The allocator could not answer (HTTP ${status})${reason}`), status }
   }
   if (error instanceof HttpClientError.RequestError) {
-    return { message: "cannot reach the allocator (network error)", status: undefined }
+    return { message: "The allocator cannot be reached (network error); it may be restarting.", status: undefined }
   }
   if (hasTag(error)) {
+    if (error._tag === "HttpApiDecodeError") {
+      return { message: asSentence(issuesMessage(error) ?? messageOf(error) ?? "The request was not understood"), status: 400 }
+    }
     const status = STATUS_OF_TAG[error._tag]
-    if (status !== undefined) return { message: messageOf(error) ?? error._tag, status }
+    if (status !== undefined) return { message: asSentence(messageOf(error) ?? error._tag), status }
   }
-  return { message: messageOf(error) ?? String(error), status: undefined }
+  return { message: asSentence(messageOf(error) ?? String(error)), status: undefined }
 }
 
 /** Runs one request; never throws. */

@@ -10,6 +10,7 @@ import type {
   HealthReport,
   NotificationPage,
   ProcessQueue,
+  RestartStatus,
   StateCards,
   Sysadmin,
   TunableList
@@ -32,11 +33,17 @@ export interface DashboardData {
   readonly tunables: Synced<typeof TunableList.Type | undefined>
   readonly charts: Synced<Charts | undefined>
   readonly sysadmin: Synced<typeof Sysadmin.Type>
+  /** Pending restart-required values, and whether a restart is under way. */
+  readonly restart: Synced<RestartStatus | undefined>
   readonly commands: Paged<CommandEntry>
   readonly notifications: Paged<NotificationEntry>
   readonly chartRange: ChartRange
   readonly setChartRange: (range: ChartRange) => void
-  /** Firestore outage: from the cards, or sooner from an outage event. */
+  /**
+   * Firestore outage, the one source for the banner, the header and the
+   * Health panel: the kernel's outage event as soon as it arrives, else the
+   * state cards' flag (read at start and after every reconnection).
+   */
   readonly outage: boolean
   readonly refreshHealth: (name?: HealthCheckName) => Promise<void>
   /** Any change to job rows: jobs lists subscribe to this. */
@@ -66,6 +73,9 @@ export const DashboardProvider = (props: { readonly children: JSX.Element }) => 
     { key: null }
   )
   const sysadmin = createSynced<typeof Sysadmin.Type>(() => call((api) => api.dashboard.sysadmin()), { snippets: [] })
+  const restart = createSynced<RestartStatus | undefined>(() => call((api) => api.ops.restartStatus()), undefined, {
+    key: "key"
+  })
   const commands = createPaged<CommandEntry>((cursor, limit) =>
     call((api) => api.dashboard.commandLog({ urlParams: { cursor, limit } }))
   , { pageSize: 25 })
@@ -92,6 +102,7 @@ export const DashboardProvider = (props: { readonly children: JSX.Element }) => 
     charts.schedule()
     commands.schedule()
     notifications.schedule()
+    restart.schedule()
   }
   const subscriptions = [
     events.on("insert", rowsChanged),
@@ -105,18 +116,29 @@ export const DashboardProvider = (props: { readonly children: JSX.Element }) => 
     }),
     events.on("command", (event) => {
       commands.schedule()
-      if (event.name === "set_tunable") tunables.schedule()
+      if (event.name === "set_tunable") {
+        tunables.schedule()
+        restart.schedule()
+      }
     }),
     events.on("email", () => notifications.schedule()),
     events.on("outage", (event) => {
       setOutageEvent(event.down)
       cards.schedule()
-      health.schedule()
+      // Back from an outage: re-run the Firestore check so the panel does not keep the outage's failure.
+      if (event.down) health.schedule()
+      else void refreshHealth("firestore")
     }),
     events.on("cleanup", everything),
     events.onResync(everything)
   ]
   onCleanup(() => subscriptions.forEach((unsubscribe) => unsubscribe()))
+
+  const refreshHealth = async (name?: HealthCheckName) => {
+    const result = await call((api) => api.dashboard.refreshHealth({ urlParams: { name } }))
+    // A single re-run answers with every cached check; take them all.
+    if (result.ok) health.set({ checks: result.value.checks })
+  }
 
   const data: DashboardData = {
     cards,
@@ -125,6 +147,7 @@ export const DashboardProvider = (props: { readonly children: JSX.Element }) => 
     tunables,
     charts,
     sysadmin,
+    restart,
     commands,
     notifications,
     get chartRange() {
@@ -137,14 +160,7 @@ export const DashboardProvider = (props: { readonly children: JSX.Element }) => 
     get outage() {
       return outageEvent() ?? cards.value?.outage ?? false
     },
-    refreshHealth: async (name) => {
-      const result = await call((api) => api.dashboard.refreshHealth({ urlParams: { name } }))
-      if (result.ok) {
-        const fresh = result.value.checks
-        // A single re-run answers with every cached check; take them all.
-        health.set({ checks: fresh })
-      }
-    },
+    refreshHealth,
     onJobsChanged: (handler) => {
       jobWatchers.add(handler)
       return () => void jobWatchers.delete(handler)

@@ -16,6 +16,8 @@ export interface SessionApi {
   /** Why the last session ended (expired), or why sign-in failed. */
   readonly notice: string | undefined
   readonly can: (required: Role) => boolean
+  /** Why the signed-in role may not do what `required` allows; undefined when it may. */
+  readonly why: (required: Role) => string | undefined
   readonly signIn: (name: string, password: string) => Promise<boolean>
   readonly signOut: () => Promise<void>
 }
@@ -62,6 +64,11 @@ export const SessionProvider = (props: { readonly children: JSX.Element }) => {
     can: (required) => {
       const role = info()?.role
       return role !== undefined && roleAllows(role, required)
+    },
+    why: (required) => {
+      const role = info()?.role
+      if (role !== undefined && roleAllows(role, required)) return undefined
+      return `Needs the ${required} role; you are signed in as ${role ?? "nobody"}.`
     },
     signIn: async (name, password) => {
       const result = await call((client) => client.session.signIn({ payload: { name, password } }))

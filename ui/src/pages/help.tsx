@@ -9,6 +9,7 @@ import { TUNABLE_KEYS, TUNABLES } from "../../../schemas/tunables.ts"
 import { STATE_LABEL } from "../data/format.ts"
 import { openHelp, route } from "../data/route.ts"
 import { StateBadge } from "../ui/badge.tsx"
+import { StateDiagram } from "./help/state-diagram.tsx"
 
 const STATE_MEANING: Readonly<Record<JobState, string>> = {
   received: "Just recorded, not yet sorted into a queue. Rarely seen for more than a moment.",
@@ -23,7 +24,7 @@ const STATE_MEANING: Readonly<Record<JobState, string>> = {
   failed_sync:
     "The pipeline gave up but writing Failed to Firestore did not work for this document. An automatic retry of the whole document is scheduled.",
   failed_permanent:
-    "Given up: retries are used up, or an operator killed it, or the report left Data Ready. Firestore says Failed. Needs a person."
+    "Given up: retries are used up, an operator killed it, the report left Data Ready, or it was the first step of a rerun. Firestore says Failed (except after a withdrawal). Only some of these need a person: see below."
 }
 
 interface Topic {
@@ -56,41 +57,88 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
         <p>
           The allocator watches the <code>reports</code> collection in Firestore. When a report's status becomes{" "}
           <em>Data Ready</em>, it records a job for it and, when the job is due, runs the matching pipeline (Gen-Decoder,
-          Epi-Insight or Omni-Health) as a bash script on this server, in a sandbox. Each run's exit code decides what
-          happens next: done, try again later, or give up and tell Firestore <em>Failed</em>.
+          Epi-Insight or Omni-Health) as a bash script on this server, normally inside a sandbox. Each run's exit code
+          decides what happens next: done, try again later, or give up and tell Firestore <em>Failed</em>.
         </p>
         <p>
           Every attempt is its own row in the allocator's SQLite database, so the history of a document is the list of
           its attempts. Firestore says what the outside world should believe (Data Ready: please process; Failed: we
-          gave up; Available: results are ready, written downstream). SQLite says what the allocator is doing.
+          gave up; Available: results are ready, written downstream). SQLite says what the allocator is doing. The
+          allocator reads Data Ready and writes Failed; it never writes Available.
         </p>
-        <p>
-          When the allocator gives up on a document it writes Failed to Firestore <strong>before</strong> it marks the
-          row in SQLite. The moment Firestore stops saying Data Ready, the listener stops reporting the document, so a
-          replayed event cannot start a duplicate attempt in between. The one exception is a report that an
-          administrator moved out of Data Ready by hand: the allocator then only records that it was withdrawn.
-        </p>
+        <p>The path of a normal order:</p>
+        <ol>
+          <li>The hospital's side sets the report to Data Ready; the Firestore listener hears of it within a second.</li>
+          <li>
+            The dispatcher records a row: Gen-Decoder orders wait out a 24-hour hold first (waiting), the others are
+            queued at once.
+          </li>
+          <li>A timer moves waiting rows to the queue when they fall due.</li>
+          <li>A free worker takes the oldest queued row and runs the pipeline, capturing its output in the run log.</li>
+          <li>The exit code is routed: success, a retry later, a wait for missing input, or a final failure.</li>
+        </ol>
         <p>
           This dashboard reads the allocator's state and sends it commands. Everything on it updates live; there is no
-          need to reload. The dot next to the title says whether live updates are flowing.
+          need to reload. The dot next to the title says whether live updates are flowing. Every document and every run
+          has its own address you can paste into a message: <code>#/doc/&lt;report id&gt;</code> and{" "}
+          <code>#/run/&lt;run id&gt;</code>. The page follows your system's light or dark setting.
         </p>
       </>
     )
   },
   {
     id: "states",
-    title: "Job states",
+    title: "State machine",
     body: () => (
       <>
-        <p>Every attempt is in exactly one state. Active states:</p>
-        <StateList states={ACTIVE_STATES} />
-        <p>Final states (a row in one of these never changes again, except that Mark failed for retry can turn a succeeded row into a failed one):</p>
-        <StateList states={TERMINAL_STATES} />
         <p>
-          <strong>No duplicates.</strong> Firestore's listener sometimes reports the same document again. A new
-          attempt is only created when the document's newest row allows it: a document that is active, succeeded, or
-          between attempts is left alone. A document whose newest row is {STATE_LABEL.failed_permanent.toLowerCase()}{" "}
-          is allowed through; that is how Reset to Data Ready and Retry start it again.
+          Every attempt is in exactly one state, and the state alone decides what happens to it next. Solid arrows are
+          a row changing state; dashed arrows are the allocator adding a <em>new</em> row for the next try (the old row
+          keeps its outcome, so the history is never rewritten).
+        </p>
+        <StateDiagram />
+        <p>Active states, which the allocator is still working on:</p>
+        <StateList states={ACTIVE_STATES} />
+        <p>
+          Final states. A row in one of these never changes again, with one deliberate exception: Mark failed for retry
+          turns a succeeded row into a failed one.
+        </p>
+        <StateList states={TERMINAL_STATES} />
+        <h2>What "Failed - needs a human" counts</h2>
+        <p>
+          The red card counts documents, not rows: a document is counted when its <strong>newest</strong> row is{" "}
+          {STATE_LABEL.failed_permanent.toLowerCase()} and that row was not ended on purpose. Left out are:
+        </p>
+        <ul>
+          <li>older failed rows of a document that has been retried since (a newer row exists);</li>
+          <li>withdrawals: someone moved the report out of Data Ready by hand ("Withdrawn from Firestore");</li>
+          <li>kills and cancels by an operator ("Killed by …");</li>
+          <li>
+            the first step of a rerun, single or batch ("Marked failed for retry by …"): the Retry that follows adds a
+            newer row anyway.
+          </li>
+        </ul>
+        <p>
+          What remains are documents whose retries ran out, reports that can never run (no patient id, say), and
+          attempts that crash recovery gave up on. The card's second line gives the number of failed rows in all; the
+          Jobs table filtered on Failed shows every one of them.
+        </p>
+        <h2>Firestore first, then SQLite</h2>
+        <p>
+          Whenever the allocator gives up on a document, it writes Failed to Firestore <strong>before</strong> it marks
+          the row in SQLite. The listener only follows reports that say Data Ready, so the moment Firestore commits,
+          no replayed event can reach the dispatcher for that document; while Firestore is being written the row is
+          still active and blocks duplicates. Done the other way round there would be a short gap in which a replay
+          finds no active row and starts a duplicate attempt. The only exception is a withdrawal: the report already
+          left Data Ready, and the allocator mirrors that without writing back.
+        </p>
+        <h2>No duplicates</h2>
+        <p>
+          Firestore's client sometimes reports every matching report again (after a reconnect, for instance). A new row
+          is only created when the document's newest row allows it. These block a new row: any active state,
+          succeeded (already done), failed, retrying and temp failed (the next row is about to be added), and failed
+          sync (it has its own retry row). {STATE_LABEL.failed_permanent} does not block, on purpose: that is how
+          Reset to Data Ready and Retry start a fresh attempt 1.
         </p>
       </>
     )
@@ -101,21 +149,22 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
     body: () => (
       <>
         <p>
-          <strong>State cards</strong> count rows per state. Click one to list those rows; click a row to open its
-          document. <em>Waiting</em> adds the timed holds and the manual holds, and its second line breaks that total
-          down. <em>Retried</em> counts attempts that failed but were followed by another attempt; they usually sort
-          themselves out. <em>Failed</em> is the one to watch: those need someone.
+          <strong>State cards</strong> count rows per state; click one to list its rows, and a row to open its
+          document. <em>Waiting</em> adds timed holds and manual holds; its second line breaks the total down.{" "}
+          <em>Retried</em> counts attempts that failed and were followed by another; they usually sort themselves out.{" "}
+          <em>Failed - needs a human</em> is the one to watch (see State machine for exactly what it counts).
         </p>
         <p>
           <strong>Jobs</strong> lists every attempt, newest first. The search box matches the document id or the
-          patient id, anywhere in the text and ignoring case; it searches 300 ms after you stop typing, Enter searches
-          at once and Esc clears it. Filters narrow by state, service and the day the job was received. "Load more"
-          fetches the next page.
+          patient id anywhere in the text, ignoring case; it searches 300 ms after you stop typing, Enter searches at
+          once and Esc clears it. Filters narrow by state, service and the day the job was received. <em>Export CSV</em>{" "}
+          downloads every row that matches the current search and filters (not only the loaded page), built by the
+          server; cells that a spreadsheet could take for a formula are prefixed with an apostrophe.
         </p>
         <p>
-          <strong>Charts</strong> cover the last week or month: finished attempts per day by outcome, average run time
-          per service, failures by service, and how many jobs were waiting, queued and running over time. Click a
-          legend entry to hide or show it.
+          <strong>Charts</strong> cover the last week or month: finished attempts per day by outcome, run time per
+          service, failures by service, and how many jobs were waiting, queued and running over time. Click a legend
+          entry to hide or show it.
         </p>
         <p>
           <strong>Command log</strong> records every action taken from the dashboard with who took it and the
@@ -125,8 +174,12 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
         <p>
           <strong>Health</strong> runs three checks on request and keeps the answers for a while: Firestore (read one
           report), Gemini (find a model that can generate content with Omni-Health's key) and the report OCR service.
-          A red banner across the top means the allocator has concluded Firestore itself is unreachable (an outage,
-          not one bad document); it then waits and retries on its own.
+          The red outage banner, the "Firestore outage" flag in the header and the Firestore line of the Health panel
+          all follow the same signal, the allocator's own outage state, so they change together.
+        </p>
+        <p>
+          A button you may not use stays visible but greyed; hover over it or move to it with Tab to read why (usually
+          the role it needs). Every control can be reached with the keyboard.
         </p>
       </>
     )
@@ -148,10 +201,12 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
             blue).
           </li>
         </ul>
+        <p>Both kinds show the patient id and, when the report has one, the patient's name.</p>
         <p>On a timed row:</p>
         <ul>
           <li>
-            <em>Skip</em> makes it due now: it moves to the queue and runs when a worker is free.
+            <em>Skip</em> makes it due now: it moves to the queue and runs when a worker is free. Use it after fixing
+            whatever the wait was for (a Firestore problem behind a sync retry, say).
           </li>
           <li>
             <em>Cancel</em> stops the document for good: Firestore is set to Failed, then the row.
@@ -182,16 +237,27 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
     body: () => (
       <>
         <p>
-          Clicking a document anywhere opens its drawer (its address, <code>#/doc/&lt;id&gt;</code>, can be shared; the
-          allocator's emails link to it). It shows the report as Firestore has it now, every attempt with its times,
-          exit code and error, and each attempt's log. While an attempt is active its log is followed live.
+          Clicking a document anywhere opens its drawer. Its address, <code>#/doc/&lt;id&gt;</code>, can be shared, and
+          the allocator's emails link to it; <code>#/run/&lt;id&gt;</code> opens the same drawer with that attempt's log
+          picked. The drawer shows the report as Firestore has it now, every attempt with its times, exit code and
+          error, each attempt's log, and a timeline.
+        </p>
+        <p>
+          The log shown first is the newest attempt that has a log file: a row that is still waiting has none, and the
+          last real output is more useful than an empty box. Click another attempt (or its run number) to see its log.
+          While an attempt is active its log is followed live.
+        </p>
+        <p>
+          The <strong>timeline</strong> puts everything that happened to the document in order: each attempt recorded,
+          started and ended, each command from the dashboard with who sent it and the answer, manual holds and emails.
         </p>
         <p>Actions, each answered by the allocator with what it did or why it refused:</p>
         <ul>
           <li>
             <em>Kill</em> (or <em>Cancel</em> before it runs) gives up on the active attempt. It waits a moment first
-            (KILL_GRACE_MS) so a run that is just finishing can finish; then Firestore is set to Failed, the row is
-            marked failed and the pipeline is stopped.
+            (KILL_GRACE_MS) so a run that is just finishing can finish; it then looks again, and if the run ended
+            meanwhile the kill is dropped. Otherwise Firestore is set to Failed, the row is marked failed (only if it is
+            still active) and the pipeline is stopped.
           </li>
           <li>
             <em>Retry</em> starts a fresh attempt for a document that is Failed in Firestore.
@@ -202,7 +268,7 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
           </li>
           <li>
             <em>Mark failed for retry</em> (administrators) is the first half of re-running a job that succeeded: see
-            below.
+            Re-running.
           </li>
           <li>
             <em>Regenerate with edited OCR</em> (Omni-Health, after a successful run) runs the report again from the
@@ -219,13 +285,18 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
       <>
         <p>
           When a pipeline has been fixed and finished reports need to be made again: first <em>Mark failed for
-          retry</em> (the succeeded attempt becomes failed and Firestore says Failed), then <em>Retry</em>. The two
-          steps are separate on purpose, because the first one overwrites a success. In between, anything reading
-          Firestore sees the report as failed, so keep the gap short.
+          retry</em> (the succeeded attempt becomes failed and Firestore says Failed), then <em>Retry</em>. Retry only
+          works on a report that Firestore calls Failed, which is why the first step exists; the two steps are separate
+          on purpose, because the first one overwrites a success. In between, anything reading Firestore (the patient
+          app, the clinical screens) sees the report as failed, so keep the gap short.
         </p>
         <p>
-          <em>Batch rerun</em> in the header does both steps for many succeeded documents at once and reports on each.
-          Make sure the new pipeline version is in place before you start it.
+          <em>Batch rerun</em> in the header does both steps for many succeeded documents. It runs on the server as a
+          job: each document shows its own progress (waiting, marking failed, retrying, then re-run or refused with the
+          reason) as it happens. You may close the page; opening Batch rerun again, here or in another browser, shows
+          the batch still running, or the outcome of the last one you started. A restart of the allocator ends a
+          running batch where it stands: documents already handled stay handled, the rest were never touched. Make
+          sure the new pipeline version is in place before you start.
         </p>
         <p>For a job that actually failed, Retry alone is enough. For an OCR correction, use Regenerate instead.</p>
       </>
@@ -237,73 +308,182 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
     body: () => (
       <>
         <p>
-          Some orders never become Data Ready by themselves, for example when a hospital uses its own lab. Manual Add
-          tells the allocator to track such an order and emails the lab team to upload the data.
+          Some orders never become Data Ready by themselves: the hospital uses its own ordering system or its own lab.
+          The order is in Firestore, but nothing will ever flip it. Manual Add tells the allocator to keep an eye on
+          such an order and emails the lab team to upload the data.
         </p>
         <ol>
           <li>
             Type a report id and <em>Validate</em>, or upload a CSV with one report id per line (a <code>report_id</code>{" "}
-            header is optional). The server checks each one (the report exists, is not already Data Ready, belongs to
-            a service the allocator runs, has a patient record, is not already on hold) and says why if not.
+            header is optional, blank lines are skipped, a repeated id is reported against its first line). Each id is
+            checked on its own: the report exists, is not already Data Ready, belongs to a service the allocator runs,
+            has a patient id with a patient record, and is not already on hold. A refusal says which check failed, in
+            one sentence; an id that cannot be a report id at all (a slash, two dots) is refused before anything is
+            asked. Typing a new id clears the previous answer.
           </li>
           <li>What passes goes to the pending list; remove anything you did not mean to add.</li>
           <li>
-            <em>Submit</em> creates the holds and prepares the patient folders the pipeline will read. Submitting the
-            same report again after cancelling reuses what was prepared.
+            <em>Submit</em> creates the holds and prepares, for each one, the patient folders and the{" "}
+            <code>patient_info.json</code> the pipeline will read, filled from Firestore. Submitting the same report
+            again after a cancel reuses what was prepared and does not read Firestore again; to refresh it after the
+            report changed, use <code>make patient-info REPORT=&lt;id&gt; FORCE=1</code> on the server.
           </li>
-          <li>When the lab confirms the upload, Release the hold in the Process Queue.</li>
+          <li>
+            The holds appear in the Process Queue (purple, no timer). When the lab confirms the upload, Release the hold.
+          </li>
         </ol>
+        <p>
+          A release differs from an ordinary Data Ready in two ways: Gen-Decoder skips its 24-hour hold (the lab has
+          already confirmed the data is there) and no upload reminder is emailed.
+        </p>
       </>
     )
   },
   {
     id: "failures",
-    title: "Retries, failures and outages",
+    title: "Failure modes",
     body: () => (
       <>
-        <ul>
-          <li>
-            <strong>Failure</strong> (non-zero exit): a new attempt after RETRY_DELAY_SECONDS, up to MAX_RETRIES
-            attempts; after the last one the document is failed for good, Firestore gets Failed and an email goes out.
-          </li>
-          <li>
-            <strong>Input not there yet</strong> (exit code TEMP_FAIL_EXIT_CODE): the same attempt again after
-            TEMP_FAIL_RETRY_DELAY_SECONDS. There is no limit; cancel it if the data will never come.
-          </li>
-          <li>
-            <strong>Firestore write failed</strong> for one document: the row becomes failed sync and the whole
-            document is retried after FAILED_SYNC_RETRY_DELAY_SECONDS. Once the Firestore problem is fixed you can Skip
-            that wait in the Process Queue.
-          </li>
-          <li>
-            <strong>Firestore unreachable</strong> altogether: the allocator enters outage mode (the red banner). It
-            leaves running rows alone and recovers them once Firestore is back.
-          </li>
-          <li>
-            <strong>A crash or restart</strong> while pipelines run: on the next start, interrupted attempts are
-            re-queued as the next attempt, or failed if they were the last.
-          </li>
-          <li>
-            <strong>Report moved out of Data Ready</strong> by someone else: a waiting or queued job is withdrawn
-            (failed, Firestore untouched); a running one is left to finish.
-          </li>
-        </ul>
+        <p>What can go wrong, what you will see, and what to do.</p>
+        <h2>The pipeline fails (non-zero exit)</h2>
         <p>
-          Old finished rows are removed once a day after their retention period (see Config); active rows are never
-          removed.
+          The row becomes failed, retrying and a new waiting row is added for the next attempt after
+          RETRY_DELAY_SECONDS. After MAX_RETRIES attempts the last one becomes {STATE_LABEL.failed_permanent.toLowerCase()},
+          Failed is written to Firestore and a failure email goes out. Read the log of the last attempt; once the cause
+          is fixed, Retry.
+        </p>
+        <h2>The input is not there yet (exit code TEMP_FAIL_EXIT_CODE)</h2>
+        <p>
+          The agreed code for "I looked and the lab files have not arrived". The same attempt number is tried again
+          after TEMP_FAIL_RETRY_DELAY_SECONDS; no retry is used up. There is no limit: a document whose data never comes
+          loops for ever, until it succeeds, fails differently, or you Cancel it.
+        </p>
+        <h2>Writing Failed to Firestore fails for one document</h2>
+        <p>
+          The allocator checks whether Firestore as a whole answers. If it does, the problem is that document: the row
+          becomes failed sync, the failure email still goes out, and the whole document is tried again from attempt 1
+          after FAILED_SYNC_RETRY_DELAY_SECONDS (a light orange row in the Process Queue). Fix the document in
+          Firestore, then Skip the wait.
+        </p>
+        <h2>Firestore is unreachable (outage)</h2>
+        <p>
+          If Firestore as a whole does not answer, the allocator enters outage mode: the red banner, the header flag and
+          a failing Firestore health line appear together. No new pipeline starts, Failed writes that could not be made
+          are kept and made in order once Firestore is back, and running rows are left alone. The allocator keeps
+          probing and leaves outage mode by itself; the banner goes away when it does. Nothing needs doing on the
+          dashboard; check the server's network and credentials.
+        </p>
+        <h2>The allocator stops while pipelines run</h2>
+        <p>
+          After a crash, a kill -9, an out-of-memory kill or a reboot, rows can be left running. On the next start
+          recovery finds them: an attempt with retries left is recorded as failed, retrying and queued again as the next
+          attempt; the last allowed attempt is failed for good (Firestore first, then the row, then the email).
+        </p>
+        <h2>Someone changes the report in Firestore</h2>
+        <p>
+          If a report leaves Data Ready while its job waits or is queued, the job is withdrawn: failed with "Withdrawn
+          from Firestore", and Firestore is not written back (the person who changed it chose the new status). A running
+          job is left to finish, because stopping a pipeline halfway through its writes is worse; if that run then
+          fails, the allocator's Failed overwrites their change.
+        </p>
+        <h2>Listener replays</h2>
+        <p>
+          Firestore's client now and then reports every matching report again. The no-duplicates rule (see State
+          machine) makes that harmless; the Command log and the jobs list will not show extra rows.
+        </p>
+        <h2>Old rows</h2>
+        <p>
+          Once a day at 03:00 server time, finished rows older than their retention are deleted (succeeded after 30
+          days, failed, retrying and temp failed after 14, failed after 90), as are old OCR cache entries (30 days) and
+          notification records (60 days). Active rows are never deleted, however old.
         </p>
       </>
     )
   },
   {
+    id: "sandbox",
+    title: "Sandbox and concurrency",
+    body: () => (
+      <>
+        <h2>Why a sandbox</h2>
+        <p>
+          Pipeline code sometimes writes intermediate files inside its own repository, with names that do not include
+          the patient. With one worker that is harmless. With two workers running the same pipeline at once, the two
+          runs would overwrite each other's files and could produce a wrong report without any error. The sandbox gives
+          every run its own view of the file system, so that MAX_WORKERS above 1 is safe.
+        </p>
+        <h2>What a sandboxed run sees</h2>
+        <ol>
+          <li>
+            A scratch folder <code>run-&lt;run id&gt;</code> under the configured scratch root, on the same file system
+            as the patient trees, with <code>base/</code>, <code>user-data/</code> and <code>repo-writes/</code>.
+          </li>
+          <li>The patient's folders are staged into it before the run (hard links where possible, so it is quick).</li>
+          <li>
+            The pipeline runs under bubblewrap: the whole file system read-only, the scratch folder writable, a private
+            empty <code>/tmp</code>, the real cache folder mounted at <code>~/.cache</code> (so R, Python and model
+            caches are shared and can be updated), and the attempt's log file bound in so the dashboard can follow it
+            live.
+          </li>
+          <li>
+            The runner is told where its data is: <code>LOMI_BASE_DIR</code> and <code>LOMI_USER_DIR</code> point into
+            the scratch folder, and <code>LOMI_MINICONDA_BASE</code> at the configured conda installation. Unsandboxed,
+            the first two point at the real trees.
+          </li>
+          <li>When the run ends, what it produced is copied back to the real patient trees and the scratch is removed.</li>
+        </ol>
+        <p>A write anywhere else fails at once with "Read-only file system" instead of silently colliding with another run.</p>
+        <h2>When a pipeline fails with "Read-only file system"</h2>
+        <ol>
+          <li>Open the run's log and find the path it tried to write (EROFS, Errno 30, "Read-only file system").</li>
+          <li>
+            If the path is in the patient trees, the pipeline ignored LOMI_BASE_DIR or LOMI_USER_DIR: fix the pipeline.
+          </li>
+          <li>
+            If it is a cache file the tool could skip (Python's <code>__pycache__</code>, for example), prefer an
+            environment setting in the service's <code>env</code>; the allocator already sets
+            PYTHONDONTWRITEBYTECODE=1.
+          </li>
+          <li>
+            If it is inside the pipeline's own repository and the write is really needed, add{" "}
+            <code>["&lt;repo&gt;", "&lt;path in the repo&gt;"]</code> to <code>sandbox.repoWriteWhitelist</code> in the
+            configuration file (a folder or a single file both work); each run then gets its own private copy of that
+            path. Restart the allocator.
+          </li>
+        </ol>
+        <h2>Turning it off</h2>
+        <p>
+          Set SANDBOX_ENABLED to 0 in Config and restart (Config offers Restart now). Runs then go straight to disk,
+          exactly as before the sandbox existed, and MAX_WORKERS is held at 1 whatever it is set to, because two
+          unsandboxed runs can corrupt each other. <code>LOMI_SANDBOX_ENABLED=0</code> in the service's environment only
+          sets the value on the very first start; once the value has been saved from the dashboard, the saved value
+          wins. Use the environment for "this host can never run bubblewrap", the dashboard for "turn it off now".
+        </p>
+        <h2>Troubleshooting</h2>
+        <ul>
+          <li>Start-up refuses with a bubblewrap message: install it (<code>apt install bubblewrap</code>) or turn the sandbox off.</li>
+          <li>
+            Outputs missing after a successful run: compare with a run with the sandbox off; if that works, the pipeline
+            writes somewhere the copy-back does not look.
+          </li>
+          <li>
+            Stale <code>run-*</code> folders in the scratch root come from a hard stop; they are removed on the next
+            start, or by hand (see Sysadmin) while the allocator is stopped.
+          </li>
+        </ul>
+      </>
+    )
+  },
+  {
     id: "config",
-    title: "Config and the sandbox",
+    title: "Config and restarts",
     body: () => (
       <>
         <p>
           Administrators can change these values in <em>Config</em>. Most apply within a moment; those marked restart
-          apply after the allocator restarts (the Sysadmin panel has the command). Every change is checked against its
-          range and recorded with who made it.
+          are read once when the allocator starts. Every change is checked against its range, stored in SQLite and
+          recorded with who made it. Paths, addresses, users and recipients live in the configuration file on the
+          server instead.
         </p>
         <table class="table small">
           <thead>
@@ -331,14 +511,65 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
             </For>
           </tbody>
         </table>
+        <h2>Restart now</h2>
         <p>
-          <strong>The sandbox.</strong> Pipelines write intermediate files in places that are not always unique per
-          patient, so two runs of the same pipeline at once could overwrite each other. With SANDBOX_ENABLED=1 every
-          run gets its own scratch copy of the patient folders, the rest of the file system is read-only, and results
-          are copied back when it ends. Only then is more than one worker safe: with the sandbox off, MAX_WORKERS is
-          held at 1 whatever it is set to. A pipeline that suddenly fails with "Read-only file system" is writing
-          somewhere it should not; the fix is in the pipeline, or, if the write is legitimate, an entry in the
-          sandbox's write list in the server's configuration.
+          When a restart-only value has been saved, Config lists it as waiting (the value the allocator runs with, and
+          the stored one) and offers <em>Restart now</em>. The allocator then stops in order, as on any planned stop,
+          and exits with code 75, which means "start me again": systemd (with <code>Restart=always</code>) or the{" "}
+          <code>make run</code> launcher starts it again. The page shows "Restarting…", reconnects by itself, and you
+          stay signed in. If it does not come back, use the restart command in the Sysadmin panel.
+        </p>
+      </>
+    )
+  },
+  {
+    id: "sysadmin",
+    title: "Sysadmin procedures",
+    body: () => (
+      <>
+        <p>
+          These need a shell on the server. The Sysadmin panel at the bottom of the dashboard has each command filled in
+          for this installation, with a Copy button.
+        </p>
+        <h2>Restart</h2>
+        <p>
+          Prefer <em>Restart now</em> in Config. From a shell, restart the service with systemctl and check its status.
+          The unit should have <code>Restart=always</code>; the allocator also leaves with code 75 by itself in some
+          cases and relies on being started again.
+        </p>
+        <h2>Is it up, and what is it doing?</h2>
+        <ul>
+          <li>
+            <code>/readyz</code> answers when the database does, and says whether a Firestore outage is on;{" "}
+            <code>/healthz</code> only says the process is up; <code>/metrics</code> is for Prometheus.
+          </li>
+          <li>The allocator's own log is in the journal (follow it with journalctl).</li>
+          <li>
+            Pipeline logs are files, one per attempt: <code>logs/&lt;doc&gt;/run-&lt;run&gt;/run.log.&lt;attempt&gt;</code>{" "}
+            under the data folder. The panel has a command listing the newest.
+          </li>
+        </ul>
+        <h2>Back up the database</h2>
+        <p>
+          Use SQLite's online backup (the panel's command) rather than copying the file, which can catch it halfway
+          through a write. Keep the copy outside the data folder.
+        </p>
+        <h2>Stale sandbox folders</h2>
+        <p>
+          After a hard stop, <code>run-*</code> folders may be left in the scratch root. The next start removes them;
+          when disk space is short, stop the service, remove them, start it again (the panel's command does the three
+          steps).
+        </p>
+        <h2>Users and passwords</h2>
+        <p>
+          Users are listed in the configuration file with a role (viewer, operator, admin) and a scrypt password hash;
+          the README shows the one-line command that makes a hash. With no users configured, the first start prints a
+          generated admin password. Restart after changing users.
+        </p>
+        <h2>A patient_info.json out of date</h2>
+        <p>
+          <code>make patient-info REPORT=&lt;id&gt; FORCE=1</code> rewrites it from Firestore (Manual Add does not
+          overwrite an existing one).
         </p>
       </>
     )
@@ -368,7 +599,12 @@ export const HelpPage = () => {
         <nav class="help-nav" aria-label="Help topics">
           <For each={TOPICS}>
             {(t) => (
-              <button type="button" classList={{ active: topic().id === t.id }} onClick={() => openHelp(t.id)}>
+              <button
+                type="button"
+                classList={{ active: topic().id === t.id }}
+                aria-current={topic().id === t.id ? "page" : undefined}
+                onClick={() => openHelp(t.id)}
+              >
                 {t.title}
               </button>
             )}

@@ -2,7 +2,8 @@
  * Config (admin): the tunables with their default, current value, range,
  * whether a restart is needed, and who changed them last. Only edited keys
  * are sent; the server checks them all before storing any. When a key that
- * needs a restart changed, the modal says so and offers the restart command.
+ * needs a restart has a stored value the running allocator does not use yet,
+ * the modal lists it and offers "Restart now".
  */
 import { createMemo, createSignal, For, Show } from "solid-js"
 import type { SetTunablesResult } from "../../../../schemas/api.ts"
@@ -13,8 +14,8 @@ import { useNotices } from "../../data/notices.tsx"
 import { useSession } from "../../data/session.tsx"
 import { OkBadge } from "../../ui/badge.tsx"
 import { ActionButton } from "../../ui/button.tsx"
-import { CopyButton } from "../../ui/copy-button.tsx"
 import { Modal } from "../../ui/modal.tsx"
+import { RestartPanel } from "./restart.tsx"
 
 export const ConfigModal = (props: { readonly onClose: () => void }) => {
   const data = useDashboard()
@@ -33,7 +34,6 @@ export const ConfigModal = (props: { readonly onClose: () => void }) => {
     })
   )
   const problems = () => changes().flatMap((c) => (c.problem === undefined ? [] : [c.problem]))
-  const restartCommand = () => data.sysadmin.value.snippets.find((s) => s.id === "restart")?.command
 
   const save = async () => {
     const values = Object.fromEntries(changes().map((c) => [c.key, c.value]))
@@ -61,6 +61,7 @@ export const ConfigModal = (props: { readonly onClose: () => void }) => {
           <ActionButton
             kind="primary"
             disabled={changes().length === 0 || problems().length > 0 || !session.can("admin")}
+            reason={session.why("admin") ?? (problems().length > 0 ? "Fix the values marked above first." : "Nothing changed yet.")}
             onClick={save}
           >
             Save
@@ -85,22 +86,12 @@ export const ConfigModal = (props: { readonly onClose: () => void }) => {
               </ul>
             </Show>
             <Show when={s().restartRequired.length > 0}>
-              <div class="restart-prompt" role="alert">
-                <strong>Restart needed</strong> for {s().restartRequired.join(", ")}: the new value is stored but the
-                running allocator keeps the old one until it restarts. Restart now from a shell on the server:
-                <Show when={restartCommand()}>
-                  {(cmd) => (
-                    <div class="snippet">
-                      <code>{cmd()}</code>
-                      <CopyButton text={cmd()} />
-                    </div>
-                  )}
-                </Show>
-              </div>
+              <div> Restart needed for {s().restartRequired.join(", ")}.</div>
             </Show>
           </div>
         )}
       </Show>
+      <RestartPanel />
       <Show when={problems().length > 0}>
         <ul class="error">
           <For each={problems()}>{(p) => <li>{p}</li>}</For>
@@ -124,7 +115,9 @@ export const ConfigModal = (props: { readonly onClose: () => void }) => {
                 <tr classList={{ changed: changes().some((c) => c.key === t.key) }}>
                   <td>
                     <div class="mono">{t.key}</div>
-                    <div class="muted small">{t.description}</div>
+                    <div class="muted small" id={`desc-${t.key}`}>
+                      {t.description}
+                    </div>
                   </td>
                   <td class="num">{t.default}</td>
                   <td>
@@ -132,6 +125,7 @@ export const ConfigModal = (props: { readonly onClose: () => void }) => {
                       type="number"
                       class="num-input"
                       aria-label={t.key}
+                      aria-describedby={`desc-${t.key}`}
                       min={t.min}
                       max={t.max}
                       step="1"

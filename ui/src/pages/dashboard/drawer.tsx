@@ -1,10 +1,15 @@
 /**
  * Everything about one document: every attempt, its manual holds, the
  * Firestore report as it is now, each attempt's log (followed live while the
- * attempt is active), and the actions that act on the document. Opened by
- * `#/doc/<id>`, so a link in an email lands here.
+ * attempt is active), its timeline (attempts, commands, holds, emails), and
+ * the actions that act on the document. Opened by `#/doc/<id>`, so a link in
+ * an email lands here, or by `#/run/<id>` with that attempt picked.
+ *
+ * Which log shows first: the picked attempt's, else the newest attempt that
+ * has a log file, else the newest attempt's (a row that has not started yet
+ * has no log, and an empty box would hide the last useful one).
  */
-import { createMemo, createSignal, For, onCleanup, Show } from "solid-js"
+import { createEffect, createMemo, createSignal, For, on, onCleanup, Show } from "solid-js"
 import type { CommandResult } from "../../../../schemas/commands.ts"
 import { isActive, type JobRun } from "../../../../schemas/job.ts"
 import type { Effect } from "effect"
@@ -13,26 +18,34 @@ import { now } from "../../data/clock.ts"
 import { useEvents } from "../../data/events.tsx"
 import { formatTime, runDuration } from "../../data/format.ts"
 import { useNotices } from "../../data/notices.tsx"
-import { closeDoc } from "../../data/route.ts"
+import { closeDoc, hrefRun } from "../../data/route.ts"
 import { useSession } from "../../data/session.tsx"
 import { createSynced } from "../../data/synced.ts"
 import { StateBadge } from "../../ui/badge.tsx"
 import { ActionButton } from "../../ui/button.tsx"
 import { Modal } from "../../ui/modal.tsx"
 import { RunLogView } from "./run-log.tsx"
+import { Timeline } from "./timeline.tsx"
 
-export const DocDrawer = (props: { readonly doc: string }) => {
+export const DocDrawer = (props: { readonly doc: string; readonly run?: number | undefined }) => {
   const session = useSession()
   const notices = useNotices()
   const events = useEvents()
   const drawer = createSynced(() => call((api) => api.dashboard.docDrawer({ path: { doc: props.doc } })), undefined)
   const [result, setResult] = createSignal<{ readonly title: string; readonly result: CommandResult }>()
   const [picked, setPicked] = createSignal<number>()
+  createEffect(on(() => props.run, (run) => run !== undefined && setPicked(run)))
+  const timeline = createSynced(() => call((api) => api.dashboard.docTimeline({ path: { doc: props.doc } })), undefined, {
+    key: null
+  })
 
   const runs = () => drawer.value?.runs ?? []
   const newest = createMemo((): JobRun | undefined => runs()[runs().length - 1])
   const runIds = createMemo(() => new Set(runs().map((r) => r.id)))
-  const refresh = () => drawer.schedule(80)
+  const refresh = () => {
+    drawer.schedule(80)
+    timeline.schedule(200)
+  }
 
   const offs = [
     events.on("insert", (e) => e.doc === props.doc && refresh()),
@@ -41,6 +54,8 @@ export const DocDrawer = (props: { readonly doc: string }) => {
     events.on("hold", (e) => e.doc === props.doc && refresh()),
     events.on("spawn", (e) => e.doc === props.doc && refresh()),
     events.on("exit", (e) => runIds().has(e.run) && refresh()),
+    events.on("command", () => timeline.schedule(300)),
+    events.on("email", (e) => e.doc === props.doc && timeline.schedule(200)),
     events.onResync(refresh)
   ]
   onCleanup(() => offs.forEach((off) => off()))
@@ -62,8 +77,11 @@ export const DocDrawer = (props: { readonly doc: string }) => {
   }
   const selectedLog = () => {
     const logs = drawer.value?.logs ?? []
-    const id = picked() ?? newest()?.id
-    return logs.find((l) => l.run === id) ?? logs[logs.length - 1]
+    const chosen = picked()
+    const byPick = chosen === undefined ? undefined : logs.find((l) => l.run === chosen)
+    if (byPick !== undefined) return byPick
+    const withLog = [...logs].reverse().find((l) => l.exists)
+    return withLog ?? logs[logs.length - 1]
   }
   /** Follow a log while its run is running or about to; a row waiting for hours gets no stream. */
   const isTailed = (id: number) => {
@@ -121,6 +139,7 @@ export const DocDrawer = (props: { readonly doc: string }) => {
               <ActionButton
                 kind="danger"
                 disabled={!session.can("operator") || activeRun() === undefined}
+                reason={session.why("operator") ?? (activeRun() === undefined ? "Nothing to kill: no attempt of this document is active." : undefined)}
                 title="Stop the active attempt: Firestore is set to Failed, then the row"
                 confirm={`Kill run #${activeRun()?.id} of ${doc()}? After a short grace period Firestore is set to Failed and the pipeline is stopped.`}
                 onClick={() => {
@@ -135,25 +154,26 @@ export const DocDrawer = (props: { readonly doc: string }) => {
               </ActionButton>
               <ActionButton
                 disabled={!session.can("operator")}
+                reason={session.why("operator")}
                 title="Start a fresh attempt for a document that is Failed in Firestore"
                 onClick={() => act("Retry", (api) => api.jobs.retry({ path: { doc: doc() } }))}
                 testId="action-retry"
               >
                 Retry
               </ActionButton>
-              <Show when={session.can("admin")}>
-                <ActionButton
-                  disabled={newest()?.state !== "succeeded"}
-                  title="Step 1 of re-running a succeeded job: mark it failed (Firestore Failed), then Retry"
-                  confirm={`Mark ${doc()} failed so it can be retried? Firestore will show Failed until you click Retry; keep the gap short.`}
-                  onClick={() => act("Mark failed for retry", (api) => api.jobs.markFailedForRetry({ path: { doc: doc() } }))}
-                  testId="action-mark-failed"
-                >
-                  Mark failed for retry
-                </ActionButton>
-              </Show>
+              <ActionButton
+                disabled={!session.can("admin") || newest()?.state !== "succeeded"}
+                reason={session.why("admin") ?? "Only for a document whose newest attempt succeeded."}
+                title="Step 1 of re-running a succeeded job: mark it failed (Firestore Failed), then Retry"
+                confirm={`Mark ${doc()} failed so it can be retried? Firestore will show Failed until you click Retry; keep the gap short.`}
+                onClick={() => act("Mark failed for retry", (api) => api.jobs.markFailedForRetry({ path: { doc: doc() } }))}
+                testId="action-mark-failed"
+              >
+                Mark failed for retry
+              </ActionButton>
               <ActionButton
                 disabled={!session.can("operator")}
+                reason={session.why("operator")}
                 title="Set Firestore back to Data Ready; the listener then starts a fresh attempt 1"
                 confirm={`Set ${doc()} back to Data Ready in Firestore? A fresh attempt will start.`}
                 onClick={() => act("Reset to Data Ready", (api) => api.jobs.resetDataReady({ path: { doc: doc() } }))}
@@ -164,6 +184,7 @@ export const DocDrawer = (props: { readonly doc: string }) => {
               <Show when={service() === "Omni-Health"}>
                 <ActionButton
                   disabled={!session.can("operator")}
+                  reason={session.why("operator")}
                   title="Re-run Omni-Health with the OCR as edited in the report manager"
                   confirm={`Regenerate ${doc()}'s report with the edited OCR? Only do this after editing the OCR in the report manager. Firestore status is not touched.`}
                   onClick={() => act("Regenerate with edited OCR", (api) => api.jobs.regenerateOcr({ path: { doc: doc() } }))}
@@ -212,7 +233,11 @@ export const DocDrawer = (props: { readonly doc: string }) => {
                         onClick={() => setPicked(run.id)}
                         title="Show this attempt's log"
                       >
-                        <td class="mono">#{run.id}</td>
+                        <td class="mono">
+                          <a href={hrefRun(run.id)} aria-label={`Attempt ${run.attempt}, run ${run.id}: show its log`}>
+                            #{run.id}
+                          </a>
+                        </td>
                         <td class="num">{run.attempt}</td>
                         <td>
                           <StateBadge state={run.state} />
@@ -272,6 +297,9 @@ export const DocDrawer = (props: { readonly doc: string }) => {
                 </>
               )}
             </Show>
+
+            <h3>Timeline</h3>
+            <Timeline timeline={timeline.value} error={timeline.error} />
 
             <h3>Firestore document</h3>
             <Show

@@ -1,5 +1,6 @@
 /** The top bar: who is signed in, whether live updates flow, and the page-wide actions. */
 import { Show } from "solid-js"
+import { useDashboard } from "../../data/dashboard.tsx"
 import { useEvents } from "../../data/events.tsx"
 import { openHelp } from "../../data/route.ts"
 import { useSession } from "../../data/session.tsx"
@@ -11,6 +12,7 @@ const LIVE_LABEL = { connecting: "connecting…", live: "live", reconnecting: "r
 export const Header = (props: { readonly open: (modal: HeaderModal) => void }) => {
   const session = useSession()
   const events = useEvents()
+  const data = useDashboard()
   return (
     <header class="topbar">
       <div class="brand">
@@ -19,6 +21,11 @@ export const Header = (props: { readonly open: (modal: HeaderModal) => void }) =
           <span class="dot" />
           {LIVE_LABEL[events.status]}
         </span>
+        <Show when={data.outage}>
+          <span class="header-outage" data-testid="header-outage" title="The allocator cannot reach Firestore">
+            Firestore outage
+          </span>
+        </Show>
       </div>
       <nav class="topbar-actions">
         <Show when={session.can("operator")}>
@@ -34,9 +41,9 @@ export const Header = (props: { readonly open: (modal: HeaderModal) => void }) =
             Config
           </button>
         </Show>
-        <button type="button" class="button" onClick={() => openHelp()}>
+        <a class="button" href="#/help" onClick={(e) => { e.preventDefault(); openHelp() }}>
           Help
-        </button>
+        </a>
         <span class="who" data-testid="who">
           {session.user} <span class="role">{session.role}</span>
         </span>

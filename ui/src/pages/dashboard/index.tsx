@@ -1,6 +1,8 @@
 /** The dashboard: header, outage banner, state cards, work queues, history and tools. */
-import { createSignal, Match, Show, Switch } from "solid-js"
-import { route } from "../../data/route.ts"
+import { createEffect, createSignal, Match, on, Show, Switch } from "solid-js"
+import { call } from "../../data/client.ts"
+import { closeDoc, route } from "../../data/route.ts"
+import { Modal } from "../../ui/modal.tsx"
 import { BatchRerunModal } from "./batch-rerun.tsx"
 import { ChartsPanel } from "./charts.tsx"
 import { CommandLogPanel } from "./command-log.tsx"
@@ -19,9 +21,35 @@ import { SysadminPanel } from "./sysadmin.tsx"
 export const DashboardPage = () => {
   const [modal, setModal] = createSignal<HeaderModal>()
   const [card, setCard] = createSignal<CardId>()
+  /** `#/run/<id>` names a run; its document is asked of the server once per run id. */
+  const [runTarget, setRunTarget] = createSignal<{ readonly run: number; readonly doc?: string; readonly error?: string }>()
+  const wantedRun = () => {
+    const r = route()
+    return r.page === "dashboard" ? r.run : undefined
+  }
+  createEffect(
+    on(wantedRun, async (run) => {
+      if (run === undefined || runTarget()?.run === run) return
+      if (Number.isNaN(run)) {
+        setRunTarget({ run, error: "That link does not name a run: a run is a number, as in #/run/42." })
+        return
+      }
+      setRunTarget({ run })
+      const found = await call((api) => api.dashboard.runLog({ path: { run } }))
+      if (wantedRun() !== run) return
+      setRunTarget(found.ok ? { run, doc: found.value.doc } : { run, error: found.message })
+    })
+  )
   const doc = () => {
     const r = route()
-    return r.page === "dashboard" ? r.doc : undefined
+    if (r.page !== "dashboard") return undefined
+    if (r.doc !== undefined) return r.doc
+    const target = runTarget()
+    return r.run !== undefined && target !== undefined && target.run === r.run ? target.doc : undefined
+  }
+  const runError = () => {
+    const target = runTarget()
+    return target !== undefined && target.run === wantedRun() ? target.error : undefined
   }
 
   return (
@@ -56,7 +84,16 @@ export const DashboardPage = () => {
       </Switch>
       <Show when={card()}>{(id) => <StateCardModal card={id()} onClose={() => setCard(undefined)} />}</Show>
       <Show when={doc()} keyed>
-        {(id) => <DocDrawer doc={id} />}
+        {(id) => <DocDrawer doc={id} run={wantedRun()} />}
+      </Show>
+      <Show when={runError()}>
+        {(message) => (
+          <Modal side title="Run not found" onClose={closeDoc} testId="drawer">
+            <p class="error" role="alert" data-testid="drawer-error">
+              {message()}
+            </p>
+          </Modal>
+        )}
       </Show>
     </div>
   )

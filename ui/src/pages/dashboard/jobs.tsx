@@ -6,7 +6,7 @@
 import { createEffect, createSignal, For, on, onCleanup, Show } from "solid-js"
 import type { JobsQuery } from "../../../../schemas/api.ts"
 import { JobState, type Service, SERVICES } from "../../../../schemas/job.ts"
-import { call } from "../../data/client.ts"
+import { call, endpointPath } from "../../data/client.ts"
 import { useDashboard } from "../../data/dashboard.tsx"
 import { STATE_LABEL } from "../../data/format.ts"
 import { createPaged } from "../../data/paged.ts"
@@ -35,6 +35,19 @@ const toQuery = (f: Filters): JobsQuery => ({
   from: f.from === "" ? undefined : f.from,
   to: f.to === "" ? undefined : f.to
 })
+
+/** The CSV export of what the table shows: the same filters, every page, built by the server. */
+const csvHref = (f: Filters): string => {
+  const q = toQuery(f)
+  const params = new URLSearchParams()
+  if (q.state !== undefined) params.set("state", q.state.join(","))
+  if (q.service !== undefined) params.set("service", q.service)
+  if (q.from !== undefined) params.set("from", q.from)
+  if (q.to !== undefined) params.set("to", q.to)
+  if (q.q !== undefined) params.set("q", q.q)
+  const query = params.toString()
+  return `${endpointPath("dashboard", "jobsCsv")}${query === "" ? "" : `?${query}`}`
+}
 
 export const JobsPanel = () => {
   const data = useDashboard()
@@ -79,7 +92,15 @@ export const JobsPanel = () => {
   }
 
   return (
-    <Panel title="Jobs" id="jobs">
+    <Panel
+      title="Jobs"
+      id="jobs"
+      actions={
+        <a class="button button-small" href={csvHref(filters())} download="lomi-jobs.csv" data-testid="jobs-csv">
+          Export CSV
+        </a>
+      }
+    >
       <div class="filters">
         <input
           class="search"

@@ -3,9 +3,14 @@
  * is checked by the server (validate one, or a CSV of many) without adding
  * anything; what passes goes to a pending list; Submit adds them all as
  * manual holds, which wait in the Process Queue for Release.
+ *
+ * A verdict belongs to the id it was given for: typing another id clears it,
+ * so an old "can add" never stands next to a new id. An id that cannot be a
+ * report id is refused here, in the same sentence the server would use.
  */
+import { Either, ParseResult, Schema } from "effect"
 import { createSignal, For, Show } from "solid-js"
-import type { BulkResult, ManualAddVerdict } from "../../../../schemas/api.ts"
+import { type BulkResult, DocId, type ManualAddVerdict } from "../../../../schemas/api.ts"
 import { call } from "../../data/client.ts"
 import { useNotices } from "../../data/notices.tsx"
 import { OkBadge } from "../../ui/badge.tsx"
@@ -26,10 +31,20 @@ export const ManualAddModal = (props: { readonly onClose: () => void }) => {
   const addPending = (accepted: ReadonlyArray<ManualAddVerdict>) =>
     setPending((list) => [...list, ...accepted.filter((v) => v.ok && !list.some((p) => p.doc === v.doc))])
 
+  const checkId = Schema.decodeUnknownEither(DocId)
+
   const validateOne = async () => {
     const doc = id().trim()
     if (doc === "") return
     setProblem(undefined)
+    const shape = checkId(doc)
+    if (Either.isLeft(shape)) {
+      const first = ParseResult.ArrayFormatter.formatErrorSync(shape.left)[0]
+      setVerdicts([
+        { doc, ok: false, message: first?.message ?? "not a report id", service: null, patientId: null, patientName: null }
+      ])
+      return
+    }
     const result = await call((api) => api.holds.validateManualAdd({ payload: { doc } }))
     if (!result.ok) {
       setProblem(result.message)
@@ -99,7 +114,11 @@ export const ManualAddModal = (props: { readonly onClose: () => void }) => {
             placeholder="report id"
             aria-label="Report id"
             value={id()}
-            onInput={(e) => setId(e.currentTarget.value)}
+            onInput={(e) => {
+              setId(e.currentTarget.value)
+              setVerdicts([])
+              setProblem(undefined)
+            }}
           />
           <button type="submit" class="button" disabled={id().trim() === ""}>
             Validate
@@ -109,6 +128,7 @@ export const ManualAddModal = (props: { readonly onClose: () => void }) => {
           or upload a CSV (one report_id per line):
           <input
             type="file"
+            aria-label="Upload a CSV of report ids"
             accept=".csv,text/csv,text/plain"
             onChange={(e) => {
               const file = e.currentTarget.files?.[0]
@@ -125,7 +145,7 @@ export const ManualAddModal = (props: { readonly onClose: () => void }) => {
       </Show>
       <Show when={verdicts().length > 0}>
         <h3>Checked</h3>
-        <table class="table">
+        <table class="table" data-testid="verdicts">
           <thead>
             <tr>
               <Show when={verdicts().some((v) => v.line !== undefined)}>
@@ -162,7 +182,9 @@ export const ManualAddModal = (props: { readonly onClose: () => void }) => {
               <th>Report</th>
               <th>Service</th>
               <th>Patient</th>
-              <th />
+              <th>
+                <span class="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -179,6 +201,7 @@ export const ManualAddModal = (props: { readonly onClose: () => void }) => {
                       type="button"
                       class="button button-small"
                       onClick={() => setPending((list) => list.filter((x) => x.doc !== p.doc))}
+                      aria-label={`Remove ${p.doc}`}
                     >
                       Remove
                     </button>

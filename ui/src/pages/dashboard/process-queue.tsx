@@ -11,7 +11,7 @@ import { now } from "../../data/clock.ts"
 import { useDashboard } from "../../data/dashboard.tsx"
 import { COOLDOWN_LABEL, formatRelative, formatTime } from "../../data/format.ts"
 import { useNotices } from "../../data/notices.tsx"
-import { openDoc } from "../../data/route.ts"
+import { hrefDoc } from "../../data/route.ts"
 import { useSession } from "../../data/session.tsx"
 import { ActionButton } from "../../ui/button.tsx"
 import { ListStatus, Panel } from "../../ui/panel.tsx"
@@ -72,12 +72,12 @@ export const ProcessQueuePanel = () => {
       <Show when={chosen().length > 0}>
         <div class="toolbar" data-testid="hold-toolbar">
           <span>{chosen().length} hold(s) selected</span>
-          <ActionButton kind="primary" disabled={!canAct()} onClick={() => runBulk("Release selected holds", "releaseMany")}>
+          <ActionButton kind="primary" disabled={!canAct()} reason={session.why("operator")} onClick={() => runBulk("Release selected holds", "releaseMany")}>
             Release all
           </ActionButton>
           <ActionButton
             kind="danger"
-            disabled={!canAct()}
+            disabled={!canAct()} reason={session.why("operator")}
             confirm={`Cancel ${chosen().length} manual hold(s)? The orders stay in Firestore; the allocator stops tracking them.`}
             onClick={() => runBulk("Cancel selected holds", "cancelMany")}
           >
@@ -153,12 +153,17 @@ export const ProcessQueuePanel = () => {
                         </td>
                         <td class="mono hold-id">H{hold().hold}</td>
                         <td class="mono">
-                          <a class="link" onClick={() => openDoc(hold().doc)}>
+                          <a class="link" href={hrefDoc(hold().doc)}>
                             {hold().doc}
                           </a>
                         </td>
                         <td>{hold().service}</td>
-                        <td class="mono">{hold().patientId}</td>
+                        <td>
+                          <span class="mono">{hold().patientId}</span>
+                          <Show when={hold().patientName}>
+                            <span class="muted"> {hold().patientName}</span>
+                          </Show>
+                        </td>
                         <td>
                           Manual hold: lab upload
                           <span class="muted small">
@@ -169,12 +174,12 @@ export const ProcessQueuePanel = () => {
                         </td>
                         <td class="muted">no timer</td>
                         <td class="actions">
-                          <ActionButton kind="small" disabled={!canAct()} onClick={() => release(hold())}>
+                          <ActionButton kind="small" disabled={!canAct()} reason={session.why("operator")} onClick={() => release(hold())}>
                             Release
                           </ActionButton>
                           <ActionButton
                             kind="small-danger"
-                            disabled={!canAct()}
+                            disabled={!canAct()} reason={session.why("operator")}
                             confirm={`Cancel the manual hold on ${hold().doc}?`}
                             onClick={() => cancelHold(hold())}
                           >
@@ -195,7 +200,7 @@ export const ProcessQueuePanel = () => {
                         <td class="check" />
                         <td class="mono">#{row().run}</td>
                         <td class="mono">
-                          <a class="link" onClick={() => openDoc(row().doc)}>
+                          <a class="link" href={hrefDoc(row().doc)}>
                             {row().doc}
                           </a>
                         </td>
@@ -215,12 +220,12 @@ export const ProcessQueuePanel = () => {
                           <div class="muted small">{formatRelative(row().dueAt, now())}</div>
                         </td>
                         <td class="actions">
-                          <ActionButton kind="small" disabled={!canAct()} onClick={() => skip(row())} testId="skip">
+                          <ActionButton kind="small" disabled={!canAct()} reason={session.why("operator")} onClick={() => skip(row())} testId="skip">
                             Skip
                           </ActionButton>
                           <ActionButton
                             kind="small-danger"
-                            disabled={!canAct()}
+                            disabled={!canAct()} reason={session.why("operator")}
                             confirm={`Cancel run #${row().run} of ${row().doc}? It is marked failed and Firestore is set to Failed.`}
                             onClick={() => cancelRun(row())}
                           >

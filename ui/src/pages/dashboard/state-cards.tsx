@@ -45,7 +45,14 @@ const CARDS: readonly [CardSpec, ...Array<CardSpec>] = [
     sub: (c) => `${c.counts.failed_retrying} failed, retried · ${c.counts.temp_failed} temp failed`,
     tone: "retrying"
   },
-  { id: "failed", title: "Failed", states: ["failed_permanent"], count: (c) => c.failed, sub: () => "needs a human", tone: "failed" },
+  {
+    id: "failed",
+    title: "Failed - needs a human",
+    states: ["failed_permanent"],
+    count: (c) => c.needsHuman,
+    sub: (c) => `of ${c.failed} failed rows; not counted: retried, withdrawn, killed, rerun steps`,
+    tone: "failed"
+  },
   {
     id: "failedSync",
     title: "Failed sync",
@@ -85,20 +92,30 @@ export const StateCards = (props: { readonly open: (card: CardId) => void }) => 
 export const StateCardModal = (props: { readonly card: CardId; readonly onClose: () => void }) => {
   const data = useDashboard()
   const spec = specOf(props.card)
+  // The Failed card lists what it counts (see the Help's state topic), not every failed row.
   const rows = createPaged((cursor, limit) =>
-    call((api) => api.dashboard.listJobs({ urlParams: { state: spec.states, cursor, limit } }))
+    props.card === "failed"
+      ? call((api) => api.dashboard.needsHuman({ urlParams: { cursor, limit } }))
+      : call((api) => api.dashboard.listJobs({ urlParams: { state: spec.states, cursor, limit } }))
   )
   onCleanup(data.onJobsChanged(() => rows.schedule()))
   const holds = () => data.queue.value.items.flatMap((item) => (item._tag === "hold" ? [item] : []))
 
   return (
     <Modal title={`${spec.title} — ${spec.states.join(", ")}`} onClose={props.onClose} wide testId="state-modal">
+      <Show when={props.card === "failed"}>
+        <p class="muted">
+          Documents whose newest attempt failed for good and was not ended on purpose: retries used up, a report that
+          cannot run, or an attempt that recovery gave up on. Withdrawals, kills and the first step of a rerun are not
+          listed; the Jobs table shows every failed row.
+        </p>
+      </Show>
       <Show when={props.card === "waiting"}>
         <p class="muted">
           Timed holds are listed below (the Process Queue shows why each waits). Manual holds ({holds().length}) have no row until released:
           <For each={holds()}>
             {(h) => (
-              <button type="button" class="chip hold-chip" onClick={() => { props.onClose(); openDoc(h.doc) }}>
+              <button type="button" class="chip hold-chip" onClick={() => { props.onClose(); openDoc(h.doc) }} aria-label={`Open ${h.doc}, manual hold H${h.hold}`}>
                 H{h.hold} {h.doc}
               </button>
             )}
