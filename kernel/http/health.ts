@@ -9,6 +9,8 @@ import { makeTtlCache, type TtlCache } from "../health/cache.ts"
 import { ProbeFailure, runCheck } from "../health/check.ts"
 import { checkGemini } from "../health/gemini.ts"
 import { checkOcr } from "../health/ocr.ts"
+import { checkSlurm } from "../health/slurm.ts"
+import { Outage } from "../outage.ts"
 import { FirestorePort } from "../ports/firestore.ts"
 
 export interface HealthChecksShape {
@@ -42,9 +44,12 @@ export const healthChecksLayer = (config: StaticConfig) =>
     Effect.gen(function* () {
       const ttl = Duration.seconds(config.health.ttlSeconds)
       const caches: ReadonlyArray<readonly [HealthCheckName, TtlCache<HealthResult, never>]> = [
-        ["firestore", yield* makeTtlCache(checkFirestore(config.firestore.connectivityTimeoutMs), ttl)],
+        ["firestore", yield* firestoreCache(config.firestore.connectivityTimeoutMs, ttl)],
         ["gemini", yield* makeTtlCache(checkGemini(config.health), ttl)],
-        ["ocr", yield* makeTtlCache(checkOcr(config.health), ttl)]
+        ["ocr", yield* makeTtlCache(checkOcr(config.health), ttl)],
+        ...(config.executor?.kind === "slurm"
+          ? [["slurm", yield* makeTtlCache(checkSlurm(config.executor), ttl)] as const]
+          : [])
       ]
       return {
         get: Effect.all(
