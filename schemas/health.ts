@@ -1,7 +1,8 @@
 /** The dashboard's on-demand health checks and their (cached) results. */
 import { Schema } from "effect"
 
-export const HEALTH_CHECK_NAMES = ["firestore", "gemini", "ocr"] as const
+/** `slurm` is present only when the allocator runs pipelines on a Slurm cluster. */
+export const HEALTH_CHECK_NAMES = ["firestore", "gemini", "ocr", "slurm"] as const
 
 export const HealthCheckName = Schema.Literal(...HEALTH_CHECK_NAMES)
 export type HealthCheckName = typeof HealthCheckName.Type
