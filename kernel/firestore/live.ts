@@ -11,7 +11,7 @@
  * for about a minute, and a worker waiting on Firestore must learn quickly that
  * it is unreachable so it can enter outage mode instead of hanging.
  */
-import { Effect, Layer, type Scope, Stream } from "effect"
+import { Effect, Either, Layer, type Scope, Stream } from "effect"
 import type { DocumentChange, DocumentData, DocumentReference, Firestore } from "firebase-admin/firestore"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { DATA_READY, type ReportChange, type ReportData } from "../../schemas/report.ts"
@@ -24,6 +24,13 @@ export interface LiveFirestoreOptions extends AdminAppOptions {
   /** Bound of the connectivity check; other calls get a few times this. */
   readonly connectivityTimeoutMs: number
 }
+
+/**
+ * How long the listener may be silent before the stream probes Firestore.
+ * With the default 5 s connectivity timeout an outage is seen within
+ * 3 + 5 s, inside rule 12's 15 s.
+ */
+export const SILENCE_PROBE_MS = 3000
 
 /** A read or write may legitimately take longer than a one-document probe, but not forever. */
 const OPERATION_TIMEOUT_FACTOR = 3
@@ -73,20 +80,48 @@ export const makeLivePort = (db: Firestore, options: LiveFirestoreOptions): Fire
       })
     )
 
+  const checkConnectivity = bounded("checkConnectivity", options.connectivityTimeoutMs, () => reports.limit(1).get()).pipe(
+    Effect.asVoid
+  )
+
+  /**
+   * The SDK hides a lost backend: onSnapshot keeps retrying for minutes
+   * without an error. So while the listener is silent (no snapshot for
+   * SILENCE_PROBE_MS), the stream probes connectivity itself and fails with
+   * the probe's error, which the listener takes as "unreachable" (rule 12:
+   * an outage is noticed within 15 s whether or not anything is written).
+   */
   const watchDataReady = Stream.asyncPush<ReportChange, FirestoreError>(
     (emit) =>
-      Effect.acquireRelease(
-        Effect.sync(() =>
-          reports.where("status", "==", DATA_READY).onSnapshot(
-            (snapshot) => {
-              const changes = snapshot.docChanges()
-              if (changes.length > 0) emit.array(changes.map(toChange))
-            },
-            (error) => emit.fail(toFirestoreError("watchDataReady")(error))
-          )
-        ),
-        (unsubscribe) => Effect.sync(unsubscribe)
-      ),
+      Effect.gen(function* () {
+        let heard = 0
+        yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            reports.where("status", "==", DATA_READY).onSnapshot(
+              (snapshot) => {
+                heard += 1
+                const changes = snapshot.docChanges()
+                if (changes.length > 0) emit.array(changes.map(toChange))
+              },
+              (error) => emit.fail(toFirestoreError("watchDataReady")(error))
+            )
+          ),
+          (unsubscribe) => Effect.sync(unsubscribe)
+        )
+        const probeWhileSilent = Effect.gen(function* () {
+          let seen = heard
+          for (;;) {
+            yield* Effect.sleep(SILENCE_PROBE_MS)
+            if (heard !== seen) {
+              seen = heard
+              continue
+            }
+            const probe = yield* Effect.either(checkConnectivity)
+            if (Either.isLeft(probe)) return emit.fail(probe.left)
+          }
+        })
+        yield* Effect.forkScoped(probeWhileSilent)
+      }),
     { bufferSize: "unbounded" }
   )
 
@@ -106,9 +141,7 @@ export const makeLivePort = (db: Firestore, options: LiveFirestoreOptions): Fire
     getReport: (id) => readDoc("getReport", reports.doc(id)),
     getPatient: (id) => readDoc("getPatient", patients.doc(id)),
     writeStatus,
-    checkConnectivity: bounded("checkConnectivity", options.connectivityTimeoutMs, () => reports.limit(1).get()).pipe(
-      Effect.asVoid
-    )
+    checkConnectivity
   }
 }
 

@@ -22,13 +22,22 @@ export interface HealthChecksShape {
 
 export class HealthChecks extends Context.Tag("kernel/http/HealthChecks")<HealthChecks, HealthChecksShape>() {}
 
-/** The connectivity check the worker uses too: a bounded read of `reports`. */
+/**
+ * The connectivity check the worker uses too: a bounded read of `reports`.
+ * While the allocator is in outage mode the answer is "unreachable" without
+ * probing, so the health panel never says ok while the header says outage.
+ */
 export const checkFirestore = (timeoutMs: number) =>
   Effect.flatMap(FirestorePort, (port) =>
     runCheck(
       "firestore",
-      port.checkConnectivity.pipe(
-        Effect.mapError((e) => new ProbeFailure({ detail: `reports collection not readable: ${e.message}` })),
+      Effect.flatMap(Outage, (outage) => outage.isDown).pipe(
+        Effect.flatMap((down) =>
+          down ? Effect.fail(new ProbeFailure({ detail: "Firestore unreachable: the allocator is in outage mode" })) : Effect.void
+        ),
+        Effect.zipRight(port.checkConnectivity.pipe(
+          Effect.mapError((e) => new ProbeFailure({ detail: `reports collection not readable: ${e.message}` })))
+        ),
         Effect.timeoutFail({
           duration: Duration.millis(timeoutMs),
           onTimeout: () => new ProbeFailure({ detail: `no answer from Firestore within ${timeoutMs} ms` })
@@ -37,6 +46,23 @@ export const checkFirestore = (timeoutMs: number) =>
       )
     )
   )
+
+/**
+ * The Firestore check follows outage mode at once: while down, or when the
+ * stored result disagrees with the current mode, it is run again instead of
+ * served from the cache.
+ */
+const firestoreCache = (timeoutMs: number, ttl: Duration.Duration) =>
+  Effect.gen(function* () {
+    const outage = yield* Outage
+    const cache = yield* makeTtlCache(checkFirestore(timeoutMs), ttl)
+    const agrees = (result: HealthResult) => Effect.map(outage.isDown, (down) => result.ok !== down)
+    const get = Effect.gen(function* () {
+      const cached = yield* cache.get
+      return (yield* agrees(cached)) ? cached : yield* cache.refresh
+    })
+    return { ...cache, get } satisfies TtlCache<HealthResult, never>
+  })
 
 export const healthChecksLayer = (config: StaticConfig) =>
   Layer.effect(

@@ -5,14 +5,19 @@
  * with backoff from ~1 s) the Failed write happens, the row ends
  * failed_permanent, the queued row runs, and new arrivals are seen again.
  */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { acquireDocEditor } from "../../kernel/firestore/doc-editor.ts"
+import { EmbeddedFirestore } from "../../kernel/firestore/embedded.ts"
 import { MemoryFirestore } from "../../kernel/firestore/memory.ts"
 import { CapturedMail } from "../../kernel/mail/capture.ts"
 import { Outage } from "../../kernel/outage.ts"
 import {
   control,
   dataReady,
+  emulatorPorts,
   eventually,
   FAST,
   integrationConfig,
@@ -109,5 +114,112 @@ describe("Firestore outage with real pipelines", () => {
         })
       ),
     TIMEOUT
+  )
+})
+
+/** Rule 12's bound, both ways. */
+const NOTICE_MS = 15_000
+/** How often the emulator goes away (the issue asks for ten); each time for at least DOWN_MS. */
+const CYCLES = Number(process.env.LOMI_OUTAGE_CYCLES ?? "10")
+const DOWN_MS = 5_000
+
+describe("outage on the real Firestore protocol, repeatedly, while work flows", () => {
+  it.scopedLive(
+    `the emulator stops ${CYCLES} times: each outage is entered and left within 15 s, nothing starts meanwhile, nothing runs twice, held writes land`,
+    () =>
+      quiet(
+        Effect.gen(function* () {
+          const t = yield* tempRoot
+          const ctl = control(t)
+          const config = integrationConfig(t)
+          const seed = join(t.root, "seed")
+          mkdirSync(seed, { recursive: true })
+          writeFileSync(join(seed, "reports.json"), "{}")
+          writeFileSync(join(seed, "patients.json"), "{}")
+          const { run } = yield* startAllocator({
+            config,
+            ports: emulatorPorts(config, seed),
+            executor: plainExecutor(config),
+            tunables: { ...FAST, SANDBOX_ENABLED: 0, MAX_RETRIES: 1 }
+          })
+          const editor = yield* acquireDocEditor({ projectId: config.firestore.projectId })
+          const emulator = yield* run(EmbeddedFirestore)
+          const outage = yield* run(Outage)
+          const events = yield* run(recordEvents)
+          const timings: Array<{ readonly entered: number; readonly left: number }> = []
+
+          const t0 = Date.now()
+          const mark = (what: string) =>
+            Effect.sync(() => {
+              if (process.env.LOMI_TEST_PROGRESS === "1") process.stderr.write(`${Date.now() - t0} ms ${what}\n`)
+            })
+          for (let i = 0; i < CYCLES; i++) {
+            const a = `cyc${i}-a`
+            const b = `cyc${i}-b`
+            // A runs and will fail for good while Firestore is away (its Failed write must wait);
+            // B is queued behind it (one worker) and must not start until Firestore is back.
+            ctl.gate(a)
+            ctl.exitWith(a, 1)
+            yield* editor.set("reports", a, dataReady("Epi-Insight", "P-100"))
+            const runA = yield* run(waitForState(a, "running"))
+            yield* mark("A running")
+            yield* eventually(`${a} at its gate`, Effect.sync(() => runLog(config, runA).includes(`waiting for ${a}.go`)))
+            yield* editor.set("reports", b, dataReady("Omni-Health", "P-100"))
+            const runB = yield* run(waitForState(b, "queued"))
+            yield* mark("B queued")
+
+            const stoppedAt = Date.now()
+            yield* emulator.stop
+            yield* eventually(`outage ${i} entered`, outage.isDown, { timeoutMs: NOTICE_MS + 5_000 })
+            yield* mark("outage entered")
+            const entered = Date.now() - stoppedAt
+            ctl.open(a)
+            yield* eventually(`${a}'s Failed write held for Firestore`, Effect.map(outage.pendingRuns, (runs) => runs.includes(runA.id)))
+            const rest = DOWN_MS - (Date.now() - stoppedAt)
+            if (rest > 0) yield* Effect.sleep(rest)
+            expect((yield* run(rowsFor(b))).map((r) => r.state)).toEqual(["queued"])
+
+            const startedAt = Date.now()
+            yield* emulator.start
+            yield* eventually(`outage ${i} left`, Effect.map(outage.isDown, (down) => !down), { timeoutMs: NOTICE_MS + 5_000 })
+            timings.push({ entered, left: Date.now() - startedAt })
+            if (process.env.LOMI_TEST_PROGRESS === "1") process.stderr.write(`cycle ${i}: ${JSON.stringify(timings.at(-1))}\n`)
+
+            const failed = yield* run(waitForState(a, "failed_permanent", { timeoutMs: 60_000 }))
+            expect(failed.id).toBe(runA.id)
+            yield* mark("A failed_permanent")
+            expect((yield* editor.get("reports", a))?.status).toBe("Failed")
+            expect((yield* run(waitForState(b, "succeeded", { timeoutMs: 60_000 }))).id).toBe(runB.id)
+            yield* mark("B succeeded")
+          }
+
+          for (const [i, timing] of timings.entries()) {
+            expect(timing.entered, `outage ${i} entered after ${timing.entered} ms`).toBeLessThanOrEqual(NOTICE_MS)
+            expect(timing.left, `outage ${i} left after ${timing.left} ms`).toBeLessThanOrEqual(NOTICE_MS)
+          }
+          // No pipeline started while down: every spawn lies outside every [down, up] window.
+          const all = events.all()
+          const windows: Array<readonly [string, string]> = []
+          let downAt: string | undefined
+          for (const e of all) {
+            if (e._tag === "outage" && e.down) downAt = e.at
+            if (e._tag === "outage" && !e.down && downAt !== undefined) {
+              windows.push([downAt, e.at])
+              downAt = undefined
+            }
+          }
+          expect(windows.length).toBe(CYCLES)
+          const spawns = all.flatMap((e) => (e._tag === "spawn" ? [e] : []))
+          for (const spawn of spawns) {
+            const inside = windows.find(([from, to]) => spawn.at > from && spawn.at < to)
+            expect(inside, `${spawn.doc} spawned during the outage ${JSON.stringify(inside)}`).toBeUndefined()
+          }
+          // Nothing duplicated: one row and one spawn per document.
+          const docs = Array.from({ length: CYCLES }, (_, i) => [`cyc${i}-a`, `cyc${i}-b`]).flat()
+          expect([...spawns.map((s) => s.doc)].sort()).toEqual([...docs].sort())
+          for (const doc of docs) expect((yield* run(rowsFor(doc))).length, doc).toBe(1)
+        })
+      ),
+    330_000
   )
 })
