@@ -18,6 +18,7 @@ import { temporaryExecutorLayer } from "./process/temporaryExecutor.ts"
 import { allocatorLayer } from "./runtime.ts"
 import { TunableStore } from "./store/tunables.ts"
 
+import { slurmExecutorLayer } from "./process/slurm/layer.ts"
 export class StartupRefused extends Data.TaggedError("StartupRefused")<{ readonly message: string }> {}
 
 /** LOMI_SANDBOX_ENABLED is only the start-up default: a value stored from the dashboard wins. */
@@ -37,6 +38,7 @@ const processPortLayer = (config: StaticConfig) =>
       const t = yield* (yield* TunableStore).get
       // TEMPORARY (issue 11): the old process port behind the Executor until ExecHostExecutorLive lands.
       return temporaryExecutorLayer.pipe(Layer.provide(ProcessPortLive(config, t.SANDBOX_ENABLED)))
+      if (config.executor?.kind === "slurm") return slurmExecutorLayer(config, config.executor)
     })
   )
 

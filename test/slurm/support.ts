@@ -5,12 +5,12 @@ import { join, resolve } from "node:path"
 import { Effect, Exit, Scope } from "effect"
 import type { PipelineSpec } from "../../kernel/ports/executor.ts"
 import {
-  defaultRunner,
   makeSlurmExecutor,
   type SlurmConfig,
   type SlurmExecutorOptions,
   type SlurmExecutorShape
 } from "../../kernel/process/slurm/executor.ts"
+import { defaultRunner } from "../../kernel/process/slurm/layer.ts"
 import type { SlurmCluster } from "./cluster.ts"
 
 export const repoRoot = resolve(import.meta.dirname, "../..")

@@ -102,8 +102,6 @@ const afterKillWait = Duration.seconds(60)
 
 const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => DateTime.formatIso(DateTime.unsafeMake(ms)))
 
-const ensureDir = (dir: string) => Effect.promise(() => fs.mkdir(dir, { recursive: true }).then(() => undefined))
-
 export const makeSlurmExecutor = (
   options: SlurmExecutorOptions,
   client: SlurmClient = makeSlurmClient(options.slurm)
@@ -456,16 +454,4 @@ export const makeSlurmExecutor = (
     }
   })
 
-/** `<dataDir>/slurm` unless the config names a folder. */
-export const slurmStateDir = (config: StaticConfig, slurm: SlurmConfig): string => slurm.stateDir ?? `${config.dataDir}/slurm`
-
-/** tsx and the attempt runner of this install (which compute nodes must see at the same path). */
-export const defaultRunner = (installDir: string): ReadonlyArray<string> => [
-  `${installDir}/node_modules/.bin/tsx`,
-  `${installDir}/kernel/process/slurm/run-attempt.ts`
-]
-
 export const SlurmExecutorLive = (options: SlurmExecutorOptions) => Layer.scoped(Executor, makeSlurmExecutor(options))
-
-/** Read at start-up only: the tunables it takes are restart-required. */
-export const ensureStateDir = (options: Pick<SlurmExecutorOptions, "stateDir">) => ensureDir(options.stateDir)
