@@ -1,0 +1,125 @@
+/**
+ * A run's record on disk, `<dataDir>/exechost/runs/<runId>/`:
+ *
+ *   spec.json    the attempt and its launcher (host, before the monitor starts)
+ *   monitor      "pid startTime" of the monitor (host, right after spawning it)
+ *   pids         "monitorPid monitorStartTime pipelinePgid" (the monitor)
+ *   exit         the raw exit, fsynced (the monitor, as its last act)
+ *   final.json   the finished outcome (Exited/Lost), fsynced (host, before reporting it)
+ *
+ * The directory is removed when the kernel acknowledges the run. Start time
+ * (field 22 of /proc/<pid>/stat) guards every pid against reuse.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Effect, Schema } from "effect"
+import { PipelineSpecSchema, RawExitSchema, RunStatusSchema } from "../../schemas/exechost.ts"
+
+export const runsRoot = (dataDir: string) => path.join(dataDir, "exechost", "runs")
+export const runDir = (root: string, runId: number) => path.join(root, String(runId))
+
+export const RunRecord = Schema.Struct({
+  spec: PipelineSpecSchema,
+  sandbox: Schema.Boolean,
+  startedAt: Schema.String,
+  graceMs: Schema.Number
+})
+export type RunRecord = typeof RunRecord.Type
+
+const FinalRecord = Schema.Union(
+  Schema.TaggedStruct("Exited", { exit: RunStatusSchema.members[1].fields.exit }),
+  Schema.TaggedStruct("Lost", { message: Schema.String })
+)
+export type FinalRecord = typeof FinalRecord.Type
+
+const readText = (file: string): string | undefined => {
+  try {
+    return fs.readFileSync(file, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+const decodeJson = <A, I>(schema: Schema.Schema<A, I>, text: string | undefined): A | undefined => {
+  if (text === undefined) return undefined
+  const decoded = Schema.decodeUnknownEither(Schema.parseJson(schema))(text)
+  return decoded._tag === "Right" ? decoded.right : undefined
+}
+
+export const readRecord = (dir: string) => decodeJson(RunRecord, readText(path.join(dir, "spec.json")))
+export const readRawExit = (dir: string) => decodeJson(RawExitSchema, readText(path.join(dir, "exit")))
+export const readFinal = (dir: string) => decodeJson(FinalRecord, readText(path.join(dir, "final.json")))
+export const hasRawExit = (dir: string) => fs.existsSync(path.join(dir, "exit"))
+
+export interface MonitorPids {
+  readonly pid: number
+  readonly startTime: string
+  readonly pgid?: number | undefined
+}
+
+/** The monitor's own `pids` when written, else what the host recorded at spawn. */
+export const readMonitor = (dir: string): MonitorPids | undefined => {
+  const fields = (readText(path.join(dir, "pids")) ?? readText(path.join(dir, "monitor")))?.trim().split(" ")
+  if (fields === undefined || fields.length < 2) return undefined
+  const pid = Number(fields[0])
+  const pgid = fields[2] === undefined ? undefined : Number(fields[2])
+  return Number.isInteger(pid) && pid > 0 ? { pid, startTime: fields[1] ?? "", pgid } : undefined
+}
+
+/** Temp file, (fsync), rename, (fsync dir): readers see the old file or the whole new one. */
+export const writeAtomic = (file: string, text: string, durable: boolean): Effect.Effect<void, Error> =>
+  Effect.tryPromise({
+    try: async () => {
+      const tmp = `${file}.tmp`
+      const handle = await fs.promises.open(tmp, "w")
+      try {
+        await handle.writeFile(text)
+        if (durable) await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await fs.promises.rename(tmp, file)
+      if (durable) {
+        const dir = await fs.promises.open(path.dirname(file), "r")
+        try {
+          await dir.sync()
+        } finally {
+          await dir.close()
+        }
+      }
+    },
+    catch: (error) => (error instanceof Error ? error : new Error(String(error)))
+  })
+
+export const writeRecord = (dir: string, record: RunRecord) =>
+  Effect.try({
+    try: () => {
+      fs.mkdirSync(dir, { recursive: true })
+      const file = path.join(dir, "spec.json")
+      fs.writeFileSync(`${file}.tmp`, JSON.stringify(Schema.encodeSync(RunRecord)(record)))
+      fs.renameSync(`${file}.tmp`, file)
+    },
+    catch: (error) => (error instanceof Error ? error : new Error(String(error)))
+  })
+
+export const writeMonitor = (dir: string, pid: number, startTime: string) =>
+  Effect.try({
+    try: () => fs.writeFileSync(path.join(dir, "monitor"), `${pid} ${startTime}\n`),
+    catch: (error) => (error instanceof Error ? error : new Error(String(error)))
+  })
+
+export const writeFinal = (dir: string, final: FinalRecord) =>
+  writeAtomic(path.join(dir, "final.json"), JSON.stringify(Schema.encodeSync(FinalRecord)(final)), true)
+
+export const removeRun = (dir: string) => Effect.promise(() => fs.promises.rm(dir, { recursive: true, force: true }))
+
+/** Run ids with a record dir. */
+export const listRuns = (root: string): ReadonlyArray<number> => {
+  let names: Array<string>
+  try {
+    names = fs.readdirSync(root)
+  } catch {
+    return []
+  }
+  return names.filter((n) => /^\d+$/.test(n)).map(Number)
+}
