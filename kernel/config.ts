@@ -5,9 +5,11 @@
  */
 import { Context, Data, Effect, Either, Layer, ParseResult, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
+import { createServer } from "node:net"
 import { isAbsolute, resolve } from "node:path"
 import { StaticConfig } from "../schemas/config.ts"
 import { SERVICES } from "../schemas/job.ts"
+import { parseHash } from "./http/passwords.ts"
 
 export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{ readonly message: string }> {}
 
@@ -20,17 +22,67 @@ const firstProblem = (error: ParseResult.ParseError): string => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
   const first = issues[0]
   if (first === undefined) return "invalid configuration"
-  const path = first.path.map(String).join(".")
-  return path === "" ? first.message : `${path}: ${first.message}`
+  const path = first.path.map(String).join(".").slice(0, 80)
+  const message = first.message.length > 160 ? `${first.message.slice(0, 160)}…` : first.message
+  return path === "" ? message : `${path}: ${message}`
 }
 
+const objectAt = (raw: Record<string, unknown>, key: string): Record<string, unknown> => {
+  const value = raw[key]
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? { ...(value as Record<string, unknown>) } : {}
+}
+
+/**
+ * LOMI_HTTP_HOST / LOMI_HTTP_PORT / LOMI_DATA_DIR override the file.
+ * LOMI_DEMO_SMTP_PORT overrides the embedded demo's mail sink port (0: a free
+ * one, picked at load), so two demos can run side by side. When the file
+ * names no `mail.dashboardUrl`, email links point at the dashboard as it is
+ * actually bound, not at a fixed :8080.
+ */
 const envOverrides = (raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> => {
-  const http = { ...((raw.http as Record<string, unknown> | undefined) ?? {}) }
+  const http = objectAt(raw, "http")
   if (env.LOMI_HTTP_HOST !== undefined) http.host = env.LOMI_HTTP_HOST
   if (env.LOMI_HTTP_PORT !== undefined) http.port = Number(env.LOMI_HTTP_PORT)
   const out: Record<string, unknown> = { ...raw, http }
   if (env.LOMI_DATA_DIR !== undefined) out.dataDir = env.LOMI_DATA_DIR
+  if (raw.mail !== undefined) {
+    const mail = objectAt(raw, "mail")
+    const embedded = objectAt(raw, "firestore").mode === "embedded"
+    if (embedded && env.LOMI_DEMO_SMTP_PORT !== undefined) mail.port = Number(env.LOMI_DEMO_SMTP_PORT)
+    if (mail.dashboardUrl === undefined) {
+      const host = typeof http.host === "string" && http.host !== "0.0.0.0" && http.host !== "" ? http.host : "127.0.0.1"
+      const port = http.port ?? 8080
+      mail.dashboardUrl = `http://${host.includes(":") ? `[${host}]` : host}:${String(port)}`
+    }
+    out.mail = mail
+  }
   return out
+}
+
+const validTimezone = (zone: string): boolean => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** What the schema cannot say: a real zone, usable users. The first problem, as one line. */
+const semanticProblem = (config: StaticConfig): string | undefined => {
+  if (!validTimezone(config.timezone)) {
+    return `config timezone: ${JSON.stringify(config.timezone.slice(0, 60))} is not an IANA time zone (e.g. "UTC", "Asia/Tokyo")`
+  }
+  const seen = new Set<string>()
+  for (const [i, user] of config.http.users.entries()) {
+    if (user.name.trim() === "") return `config http.users.${i}.name: must not be empty`
+    if (seen.has(user.name)) return `config http.users.${i}.name: ${JSON.stringify(user.name.slice(0, 60))} appears twice`
+    seen.add(user.name)
+    if (parseHash(user.passwordHash) === undefined) {
+      return `config http.users.${i}.passwordHash: not an scrypt:<salt-hex>:<hash-hex> hash (see README, "Users")`
+    }
+  }
+  return undefined
 }
 
 /** Paths in the file are relative to the file's own folder. */
@@ -67,13 +119,17 @@ export const parseConfig = (
   try {
     raw = JSON.parse(text)
   } catch (e) {
-    return Either.left(new ConfigInvalid({ message: `config is not valid JSON: ${(e as Error).message}` }))
+    return Either.left(new ConfigInvalid({ message: `config is not valid JSON: ${(e as Error).message.slice(0, 160)}` }))
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     return Either.left(new ConfigInvalid({ message: "config must be a JSON object" }))
   }
   return decode(envOverrides(raw as Record<string, unknown>, env)).pipe(
     Either.mapLeft((e) => new ConfigInvalid({ message: `config ${firstProblem(e)}` })),
+    Either.flatMap((c) => {
+      const problem = semanticProblem(c)
+      return problem === undefined ? Either.right(c) : Either.left(new ConfigInvalid({ message: problem }))
+    }),
     Either.map((c) => resolvePaths(c, base)),
     Either.flatMap((c) => {
       const missing = SERVICES.find((s) => !existsSync(c.services[s].script))
@@ -92,7 +148,21 @@ export const loadConfigFile = (file: string, env: NodeJS.ProcessEnv = process.en
       try: () => readFileSync(file, "utf8"),
       catch: (e) => new ConfigInvalid({ message: `cannot read config ${file}: ${(e as Error).message}` })
     })
-    return yield* parseConfig(text, resolve(file, ".."), env)
+    const config = yield* parseConfig(text, resolve(file, ".."), env)
+    if (config.firestore.mode !== "embedded" || config.mail.port !== 0) return config
+    return { ...config, mail: { ...config.mail, port: yield* freePort(config.mail.host) } }
+  })
+
+/** A port nobody listens on right now (the OS picks it), for a demo mail sink asked for port 0. */
+const freePort = (host: string) =>
+  Effect.async<number, ConfigInvalid>((resume) => {
+    const server = createServer()
+    server.once("error", (e) => resume(Effect.fail(new ConfigInvalid({ message: `no free port for the demo mail sink: ${e.message}` }))))
+    server.listen(0, host, () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resume(Effect.succeed(port)))
+    })
   })
 
 export const appConfigLayer = (config: StaticConfig) => Layer.succeed(AppConfig, config)

@@ -65,3 +65,61 @@ describe("static configuration", () => {
     expect(JSON.stringify(empty)).toContain("config dataDir: is missing")
   })
 })
+
+describe("configuration refused at start-up, one line each", () => {
+  const withUsers = (users: ReadonlyArray<Record<string, unknown>>) => ({ ...demo(), http: { host: "127.0.0.1", port: 8080, users } })
+  const HASH = `scrypt:${"ab".repeat(16)}:${"cd".repeat(32)}`
+
+  it("an invalid timezone is refused before anything starts", () => {
+    expect(problem({ ...demo(), timezone: "Mars/Olympus" })).toBe(
+      'config timezone: "Mars/Olympus" is not an IANA time zone (e.g. "UTC", "Asia/Tokyo")'
+    )
+    expect(problem({ ...demo(), timezone: "Asia/Tokyo" })).toBeUndefined()
+  })
+
+  it("a user with a malformed passwordHash is refused", () => {
+    expect(problem(withUsers([{ name: "ann", role: "admin", passwordHash: "plaintext" }]))).toBe(
+      'config http.users.0.passwordHash: not an scrypt:<salt-hex>:<hash-hex> hash (see README, "Users")'
+    )
+  })
+
+  it("duplicate and empty user names are refused", () => {
+    expect(
+      problem(withUsers([{ name: "ann", role: "admin", passwordHash: HASH }, { name: "ann", role: "viewer", passwordHash: HASH }]))
+    ).toBe('config http.users.1.name: "ann" appears twice')
+    expect(problem(withUsers([{ name: " ", role: "admin", passwordHash: HASH }]))).toBe("config http.users.0.name: must not be empty")
+  })
+
+  it("a huge wrong value is not echoed back in full", () => {
+    const message = problem({ ...demo(), timezone: "x".repeat(1_000_000) }) ?? ""
+    expect(message.length).toBeLessThanOrEqual(200)
+    const typeError = problem({ ...demo(), dataDir: ["y".repeat(1_000_000)] }) ?? ""
+    expect(typeError).toMatch(/^config dataDir: /)
+    expect(typeError.length).toBeLessThanOrEqual(200)
+  })
+})
+
+describe("demo ports", () => {
+  it("LOMI_DEMO_SMTP_PORT moves the demo mail sink; email links follow the dashboard's real port", () => {
+    const parsed = parseConfig(JSON.stringify(demo()), demoDir, { LOMI_DEMO_SMTP_PORT: "2626", LOMI_HTTP_PORT: "9191" })
+    expect(Either.isRight(parsed) && parsed.right.mail.port).toBe(2626)
+    expect(Either.isRight(parsed) && parsed.right.mail.dashboardUrl).toBe("http://127.0.0.1:9191")
+  })
+
+  it("LOMI_DEMO_SMTP_PORT=0 picks a free port at load", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lomi-config-"))
+    const file = join(dir, "demo.json")
+    const raw = demo()
+    const services = raw.services as Record<string, { script: string }>
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...raw,
+        services: Object.fromEntries(Object.entries(services).map(([k, v]) => [k, { ...v, script: join(demoDir, v.script) }]))
+      })
+    )
+    const config = await Effect.runPromise(loadConfigFile(file, { LOMI_DEMO_SMTP_PORT: "0" }))
+    expect(config.mail.port).toBeGreaterThan(0)
+    expect(config.mail.port).not.toBe(2525)
+  })
+})

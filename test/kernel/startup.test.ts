@@ -50,6 +50,25 @@ describe("start-up refusals", () => {
     expect(stderrLines(result.stderr)).toEqual(["lomi-allocator: config dataDir: Expected string, actual 3"])
   })
 
+  it("an invalid timezone (the cleanup actor would crash-loop on it)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lomi-start-data-"))
+    const result = start({ ...demoConfig(dir), timezone: "Mars/Olympus" })
+    expect(result.status).toBe(2)
+    expect(stderrLines(result.stderr)).toEqual([
+      'lomi-allocator: config timezone: "Mars/Olympus" is not an IANA time zone (e.g. "UTC", "Asia/Tokyo")'
+    ])
+  })
+
+  it("a user with a malformed passwordHash", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lomi-start-data-"))
+    const config = demoConfig(dir)
+    const result = start({ ...config, http: { host: "127.0.0.1", port: 0, users: [{ name: "ann", role: "admin", passwordHash: "x" }] } })
+    expect(result.status).toBe(2)
+    expect(stderrLines(result.stderr)).toEqual([
+      'lomi-allocator: config http.users.0.passwordHash: not an scrypt:<salt-hex>:<hash-hex> hash (see README, "Users")'
+    ])
+  })
+
   it("a bad LOMI_SANDBOX_ENABLED", () => {
     const dir = mkdtempSync(join(tmpdir(), "lomi-start-data-"))
     const result = start(demoConfig(dir), { LOMI_SANDBOX_ENABLED: "yes" })
