@@ -147,7 +147,7 @@ export const arrive = (id: string, data: ReportData) =>
         state: "received",
         scheduledRunAt: yield* nowIso,
         notes: null
-      })
+      }, newest)
       if (recorded._tag === "Blocked") return yield* events.publish({ _tag: "dedup", doc: id })
       return yield* failReceived(recorded.run, parsed.reason)
     }
@@ -161,7 +161,7 @@ export const arrive = (id: string, data: ReportData) =>
       state: start.state,
       scheduledRunAt: start.scheduledRunAt,
       notes: released && Option.isNone(newest) ? "manual_release" : null
-    })
+    }, newest)
     if (inserted._tag === "Blocked") return yield* events.publish({ _tag: "dedup", doc: id })
     if (start.cools) yield* remind(id, service, parsed.fields.patientId, parsed.fields.patientName)
   })

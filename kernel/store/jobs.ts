@@ -6,14 +6,21 @@
  * so a lost race is a no-op the caller can see. The moves offered here are
  * exactly the state machine's (schemas/job.ts TRANSITIONS); `move` refuses
  * anything else as a programming error.
+ *
+ * Per-job cost (this runs for every report): a move from one known state is
+ * one statement and needs no transaction (a statement is atomic) and no
+ * read of the row before it (RETURNING gives the row after, the guard gives
+ * the state before). An arrival's dedup decision is one conditional INSERT.
+ * Rows are decoded with the JobRun schema, never cast; a row that does not
+ * decode is a defect.
  */
-import { SqlClient, type SqlError } from "@effect/sql"
-import { Effect, Option } from "effect"
+import { SqlClient, SqlSchema, type SqlError } from "@effect/sql"
+import { Effect, Option, type ParseResult, Schema } from "effect"
 import {
   ACTIVE_STATES,
   DEDUP_BLOCKING_STATES,
-  type JobRun,
-  type JobState,
+  JobRun,
+  JobState,
   type RunNote,
   TRANSITIONS
 } from "../../schemas/job.ts"
@@ -65,6 +72,21 @@ const RETENTION: ReadonlyArray<readonly [JobState, keyof Tunables]> = [
 /** A transaction's result and the events to publish once it has committed. */
 type Done<A> = readonly [A, ReadonlyArray<Effect.Effect<void>>]
 
+/** A move that applied: the state it left (known from the guard) and the row as it is now. */
+interface Moved {
+  readonly from: JobState
+  readonly after: JobRun
+}
+
+type StoreError = SqlError.SqlError | ParseResult.ParseError
+
+const decodeRuns = Schema.decodeUnknown(Schema.Array(JobRun))
+const Ids = Schema.Array(Schema.Struct({ id: Schema.Number }))
+const decodeIds = Schema.decodeUnknown(Ids)
+const decodeStates = Schema.decodeUnknown(Schema.Array(Schema.Struct({ id: Schema.Number, state: JobState })))
+const decodeDue = Schema.decodeUnknown(Schema.Array(Schema.Struct({ due: Schema.NullOr(Schema.String) })))
+const decodeCount = Schema.decodeUnknown(Schema.Array(Schema.Struct({ n: Schema.Number })))
+
 const daysBefore = (iso: string, days: number) => new Date(Date.parse(iso) - days * 86_400_000).toISOString()
 
 export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
@@ -78,40 +100,78 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
     const wakeFor = (state: JobState) =>
       state === "waiting_cooldown" ? promoter.post(wake) : state === "queued" ? workers.post(wake) : Effect.void
 
-    const byId = (id: number) =>
-      sql<JobRun>`SELECT * FROM job_runs WHERE id = ${id}`.pipe(Effect.map((rows) => Option.fromNullable(rows[0])))
+    /** Rows of job_runs from any statement that returns them (SELECT *, RETURNING *). */
+    const runs = (statement: Effect.Effect<ReadonlyArray<unknown>, SqlError.SqlError>) =>
+      Effect.flatMap(statement, decodeRuns)
 
-    const newestForDoc = (docId: string) =>
-      sql<JobRun>`SELECT * FROM job_runs WHERE doc_id = ${docId} ORDER BY id DESC LIMIT 1`.pipe(
-        Effect.map((rows) => Option.fromNullable(rows[0]))
-      )
+    const byId = SqlSchema.findOne({
+      Request: Schema.Number,
+      Result: JobRun,
+      execute: (id) => sql`SELECT * FROM job_runs WHERE id = ${id}`
+    })
+
+    const newestForDoc = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: JobRun,
+      execute: (docId) => sql`SELECT * FROM job_runs WHERE doc_id = ${docId} ORDER BY id DESC LIMIT 1`
+    })
+
+    const rowsForDoc = SqlSchema.findAll({
+      Request: Schema.String,
+      Result: JobRun,
+      execute: (docId) => sql`SELECT * FROM job_runs WHERE doc_id = ${docId} ORDER BY id`
+    })
+
+    const inStates = SqlSchema.findAll({
+      Request: Schema.Array(JobState),
+      Result: JobRun,
+      execute: (states) => sql`SELECT * FROM job_runs WHERE state IN ${sql.in(states)} ORDER BY id`
+    })
+
+    const firstRow = (rows: ReadonlyArray<JobRun>, what: string) => {
+      const row = rows[0]
+      return row === undefined ? Effect.dieMessage(`${what} returned no row`) : Effect.succeed(row)
+    }
+
+    const newRowValues = (run: NewRun, now: string) => sql`${run.docId}, ${run.service}, ${run.patientId}, ${run.patientName},
+      ${run.collectionDate}, ${run.state}, ${run.attempt}, ${run.scheduledRunAt}, ${run.notes}, ${now}, ${now}`
+    const NEW_ROW_COLUMNS = sql.literal(
+      "(doc_id, service, patient_id, patient_name, collection_date, state, attempt, scheduled_run_at, notes, created_at, updated_at)"
+    )
 
     const insertRow = (run: NewRun, now: string) =>
-      Effect.gen(function* () {
-        const rows = yield* sql<JobRun>`INSERT INTO job_runs ${sql.insert({
-          doc_id: run.docId,
-          service: run.service,
-          patient_id: run.patientId,
-          patient_name: run.patientName,
-          collection_date: run.collectionDate,
-          state: run.state,
-          attempt: run.attempt,
-          scheduled_run_at: run.scheduledRunAt,
-          notes: run.notes,
-          created_at: now,
-          updated_at: now
-        })} RETURNING *`
-        const inserted = rows[0]
-        if (inserted === undefined) return yield* Effect.dieMessage("INSERT returned no row")
-        return inserted
-      })
+      runs(sql`INSERT INTO job_runs ${NEW_ROW_COLUMNS} VALUES (${newRowValues(run, now)}) RETURNING *`).pipe(
+        Effect.flatMap((rows) => firstRow(rows, "INSERT"))
+      )
+
+    /**
+     * Rule 2 as one statement: the row goes in only if the document's newest
+     * row does not block it. `known`: the caller already read the newest row
+     * and decided; the insert then only checks that no row came since.
+     */
+    const insertUnlessBlocked = (run: NewRun, now: string, known: Option.Option<JobRun> | undefined) =>
+      runs(
+        known === undefined
+          ? sql`INSERT INTO job_runs ${NEW_ROW_COLUMNS} SELECT ${newRowValues(run, now)}
+              WHERE NOT EXISTS (SELECT 1 FROM (SELECT state FROM job_runs WHERE doc_id = ${run.docId} ORDER BY id DESC LIMIT 1)
+                WHERE state IN ${sql.in(DEDUP_BLOCKING_STATES)}) RETURNING *`
+          : sql`INSERT INTO job_runs ${NEW_ROW_COLUMNS} SELECT ${newRowValues(run, now)}
+              WHERE (SELECT MAX(id) FROM job_runs WHERE doc_id = ${run.docId}) IS ${Option.match(known, {
+                onNone: () => null,
+                onSome: (r) => r.id
+              })} RETURNING *`
+      ).pipe(Effect.map((rows) => Option.fromNullable(rows[0])))
 
     const publishInsert = (run: JobRun) =>
       events
         .publish({ _tag: "insert", run: run.id, doc: run.doc_id, attempt: run.attempt, state: run.state })
         .pipe(Effect.zipRight(wakeFor(run.state)))
 
-    /** The one guarded update. Dies on a move the state machine does not have. */
+    /**
+     * The one guarded update. Dies on a move the state machine does not have.
+     * From a single state the guard says where the row came from; only a
+     * move from several reads the state first (inside the caller's transaction).
+     */
     const move = (
       id: number,
       from: ReadonlyArray<JobState>,
@@ -122,34 +182,40 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
         const illegal = from.filter((f) => !(TRANSITIONS[f] as ReadonlyArray<JobState>).includes(to))
         if (illegal.length > 0) return yield* Effect.dieMessage(`illegal transition ${illegal.join(",")} -> ${to}`)
         const now = yield* nowIso
-        const before = yield* byId(id)
-        const rows = yield* sql<JobRun>`UPDATE job_runs SET ${sql.update({ ...set, state: to, updated_at: now })}
-          WHERE id = ${id} AND state IN ${sql.in(from)} RETURNING *`
+        const only = from.length === 1 ? from[0] : undefined
+        const before =
+          only ??
+          (yield* Effect.flatMap(sql`SELECT id, state FROM job_runs WHERE id = ${id}`, decodeStates)).find((r) => r.id === id)?.state
+        const rows = yield* runs(sql`UPDATE job_runs SET ${sql.update({ ...set, state: to, updated_at: now })}
+          WHERE id = ${id} AND state IN ${sql.in(from)} RETURNING *`)
         const after = rows[0]
-        if (after === undefined || Option.isNone(before)) return Option.none<{ before: JobRun; after: JobRun }>()
-        return Option.some({ before: before.value, after })
+        if (after === undefined || before === undefined) return Option.none<Moved>()
+        const moved: Moved = { from: before, after }
+        return Option.some(moved)
       })
 
-    const publishMove = (m: { before: JobRun; after: JobRun }) =>
+    const publishMove = (m: Moved) =>
       events.publish({
         _tag: "transition",
         run: m.after.id,
         doc: m.after.doc_id,
         attempt: m.after.attempt,
-        from: m.before.state,
+        from: m.from,
         to: m.after.state
       }).pipe(Effect.zipRight(wakeFor(m.after.state)))
 
+    const publishAll = <A>(done: Done<A>) =>
+      Effect.as(Effect.all(done[1], { discard: true }), done[0])
+
     /** Runs a transaction, then publishes what it did (only once it has committed). */
-    const committed = <A>(body: Effect.Effect<Done<A>, SqlError.SqlError>) =>
-      sql.withTransaction(body).pipe(
-        Effect.orDie,
-        Effect.tap(([, publish]) => Effect.all(publish, { discard: true })),
-        Effect.map(([a]) => a)
-      )
+    const committed = <A>(body: Effect.Effect<Done<A>, StoreError>) =>
+      sql.withTransaction(body).pipe(Effect.orDie, Effect.flatMap(publishAll))
+
+    /** One statement is atomic on its own: no BEGIN/COMMIT round for it. */
+    const single = <A>(body: Effect.Effect<Done<A>, StoreError>) => body.pipe(Effect.orDie, Effect.flatMap(publishAll))
 
     const moveOne = (id: number, from: ReadonlyArray<JobState>, to: JobState, set: Record<string, string | number | null>) =>
-      committed(
+      (from.length === 1 ? single : committed)(
         move(id, from, to, set).pipe(
           Effect.map((m) => [Option.map(m, (x) => x.after), Option.isSome(m) ? [publishMove(m.value)] : []] as const)
         )
@@ -158,24 +224,34 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
     return {
       byId: (id: number) => Effect.orDie(byId(id)),
       newestForDoc: (docId: string) => Effect.orDie(newestForDoc(docId)),
-      rowsForDoc: (docId: string) =>
-        Effect.orDie(sql<JobRun>`SELECT * FROM job_runs WHERE doc_id = ${docId} ORDER BY id`),
-      all: Effect.orDie(sql<JobRun>`SELECT * FROM job_runs ORDER BY id`),
-      inStates: (states: ReadonlyArray<JobState>) =>
-        Effect.orDie(sql<JobRun>`SELECT * FROM job_runs WHERE state IN ${sql.in(states)} ORDER BY id`),
+      rowsForDoc: (docId: string) => Effect.orDie(rowsForDoc(docId)),
+      all: Effect.orDie(runs(sql`SELECT * FROM job_runs ORDER BY id`)),
+      inStates: (states: ReadonlyArray<JobState>) => Effect.orDie(inStates(states)),
 
-      /** Rule 2 and the insert it guards, in one transaction. */
-      insertArrival: (run: NewRun) =>
-        committed<ArrivalResult>(
+      /**
+       * Rule 2 and the insert it guards: one conditional INSERT. A caller
+       * that has just read the document's newest row passes it (`known`) so
+       * the decision is made once; should a row have arrived since, the
+       * insert does not apply and the decision is made again from the table.
+       */
+      insertArrival: (run: NewRun, known?: Option.Option<JobRun>) =>
+        single<ArrivalResult>(
           Effect.gen(function* () {
-            const newest = yield* newestForDoc(run.docId)
-            if (Option.isSome(newest) && DEDUP_BLOCKING_STATES.includes(newest.value.state)) {
-              const blocked: ArrivalResult = { _tag: "Blocked", newest: newest.value }
+            if (known !== undefined && Option.isSome(known) && DEDUP_BLOCKING_STATES.includes(known.value.state)) {
+              const blocked: ArrivalResult = { _tag: "Blocked", newest: known.value }
               return [blocked, []] as const
             }
-            const inserted = yield* insertRow(run, yield* nowIso)
-            const result: ArrivalResult = { _tag: "Inserted", run: inserted }
-            return [result, [publishInsert(inserted)]] as const
+            const now = yield* nowIso
+            const guarded = yield* insertUnlessBlocked(run, now, known)
+            const inserted = Option.isNone(guarded) && known !== undefined ? yield* insertUnlessBlocked(run, now, undefined) : guarded
+            if (Option.isSome(inserted)) {
+              const result: ArrivalResult = { _tag: "Inserted", run: inserted.value }
+              return [result, [publishInsert(inserted.value)]] as const
+            }
+            const newest = yield* newestForDoc(run.docId)
+            if (Option.isNone(newest)) return yield* Effect.dieMessage(`dedup blocked ${run.docId} without a row`)
+            const blocked: ArrivalResult = { _tag: "Blocked", newest: newest.value }
+            return [blocked, []] as const
           })
         ),
 
@@ -183,8 +259,10 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
       insertIfIdle: (run: NewRun) =>
         committed(
           Effect.gen(function* () {
-            const active = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM job_runs
-              WHERE doc_id = ${run.docId} AND state IN ${sql.in(ACTIVE_STATES)}`
+            const active = yield* Effect.flatMap(
+              sql`SELECT COUNT(*) AS n FROM job_runs WHERE doc_id = ${run.docId} AND state IN ${sql.in(ACTIVE_STATES)}`,
+              decodeCount
+            )
             if ((active[0]?.n ?? 0) > 0) return [Option.none<JobRun>(), []] as const
             const inserted = yield* insertRow(run, yield* nowIso)
             return [Option.some(inserted), [publishInsert(inserted)]] as const
@@ -194,27 +272,24 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
       /** Rule 4: due cooldowns become queued, oldest due time first, then lowest id. */
       promoteDue: Effect.gen(function* () {
         const now = yield* nowIso
-        return yield* committed(
+        // One UPDATE for the whole batch; RETURNING has no order, so the rows are put in rule 4's order here.
+        return yield* single(
           Effect.gen(function* () {
-            const due = yield* sql<{ id: number }>`SELECT id FROM job_runs
-              WHERE state = 'waiting_cooldown' AND scheduled_run_at <= ${now}
-              ORDER BY scheduled_run_at, id`
-            const moved: Array<JobRun> = []
-            const publish: Array<Effect.Effect<void>> = []
-            for (const { id } of due) {
-              const m = yield* move(id, ["waiting_cooldown"], "queued", {})
-              if (Option.isSome(m)) {
-                moved.push(m.value.after)
-                publish.push(publishMove(m.value))
-              }
-            }
+            const rows = yield* runs(sql`UPDATE job_runs SET state = 'queued', updated_at = ${now}
+              WHERE state = 'waiting_cooldown' AND scheduled_run_at <= ${now} RETURNING *`)
+            const moved = [...rows].sort(
+              (a, b) => (a.scheduled_run_at ?? "").localeCompare(b.scheduled_run_at ?? "") || a.id - b.id
+            )
+            const publish = moved.map((after) => publishMove({ from: "waiting_cooldown", after }))
             return [moved, publish] as const
           })
         )
       }),
 
-      nextCooldownDue: sql<{ due: string | null }>`SELECT MIN(scheduled_run_at) AS due FROM job_runs
-        WHERE state = 'waiting_cooldown'`.pipe(
+      nextCooldownDue: Effect.flatMap(
+        sql`SELECT MIN(scheduled_run_at) AS due FROM job_runs WHERE state = 'waiting_cooldown'`,
+        decodeDue
+      ).pipe(
         Effect.map((rows) => Option.fromNullable(rows[0]?.due)),
         Effect.orDie
       ),
@@ -232,13 +307,13 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
       /** Rule 5: a worker takes the lowest-id queued row. */
       claimNextQueued: Effect.gen(function* () {
         const now = yield* nowIso
-        return yield* committed(
+        return yield* single(
           Effect.gen(function* () {
-            const next = yield* sql<{ id: number }>`SELECT id FROM job_runs WHERE state = 'queued' ORDER BY id LIMIT 1`
-            const first = next[0]
-            if (first === undefined) return [Option.none<JobRun>(), []] as const
-            const m = yield* move(first.id, ["queued"], "running", { started_at: now })
-            return [Option.map(m, (x) => x.after), Option.isSome(m) ? [publishMove(m.value)] : []] as const
+            const rows = yield* runs(sql`UPDATE job_runs SET state = 'running', started_at = ${now}, updated_at = ${now}
+              WHERE id = (SELECT id FROM job_runs WHERE state = 'queued' ORDER BY id LIMIT 1) AND state = 'queued'
+              RETURNING *`)
+            const claimed = Option.fromNullable(rows[0])
+            return [claimed, Option.isSome(claimed) ? [publishMove({ from: "queued", after: claimed.value })] : []] as const
           })
         )
       }),
@@ -314,21 +389,22 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
           const now = yield* nowIso
           return yield* committed(
             Effect.gen(function* () {
-              const rows = yield* sql<{ id: number }>`SELECT id FROM job_runs WHERE doc_id = ${docId}
-                AND state IN ('received', 'queued', 'waiting_cooldown') ORDER BY id`
-              const moved: Array<JobRun> = []
-              const publish: Array<Effect.Effect<void>> = []
-              for (const { id } of rows) {
-                const m = yield* move(id, ["received", "queued", "waiting_cooldown"], "failed_permanent", {
-                  error_message: "Withdrawn from Firestore",
-                  finished_at: now
-                })
-                if (Option.isSome(m)) {
-                  moved.push(m.value.after)
-                  publish.push(publishMove(m.value))
-                }
+              const withdrawable = ["received", "queued", "waiting_cooldown"] as const
+              const before = yield* Effect.flatMap(
+                sql`SELECT id, state FROM job_runs WHERE doc_id = ${docId} AND state IN ${sql.in(withdrawable)} ORDER BY id`,
+                decodeStates
+              )
+              if (before.length === 0) return [[] as Array<JobRun>, []] as const
+              const rows = yield* runs(sql`UPDATE job_runs
+                SET state = 'failed_permanent', error_message = 'Withdrawn from Firestore', finished_at = ${now}, updated_at = ${now}
+                WHERE doc_id = ${docId} AND state IN ${sql.in(withdrawable)} RETURNING *`)
+              const after = new Map(rows.map((r) => [r.id, r]))
+              const moved: Array<Moved> = []
+              for (const b of before) {
+                const a = after.get(b.id)
+                if (a !== undefined) moved.push({ from: b.state, after: a })
               }
-              return [moved, publish] as const
+              return [moved.map((m) => m.after), moved.map(publishMove)] as const
             })
           )
         }),
@@ -349,8 +425,10 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
           let deleted = 0
           for (const [state, key] of RETENTION) {
             const cutoff = daysBefore(now, tunables[key])
-            const rows = yield* sql<{ id: number }>`DELETE FROM job_runs WHERE state = ${state}
-              AND COALESCE(finished_at, updated_at) < ${cutoff} RETURNING id`
+            const rows = yield* Effect.flatMap(
+              sql`DELETE FROM job_runs WHERE state = ${state} AND COALESCE(finished_at, updated_at) < ${cutoff} RETURNING id`,
+              decodeIds
+            )
             deleted += rows.length
           }
           return deleted
