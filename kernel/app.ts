@@ -13,8 +13,8 @@ import { liveFirestoreLayerFromConfig } from "./firestore/live.ts"
 import { httpLayer } from "./http/server.ts"
 import { SmtpMailerLive } from "./mail/smtp.ts"
 import { databaseFile } from "./paths.ts"
-import { ProcessPortLive } from "./process/select.ts"
-import { temporaryExecutorLayer } from "./process/temporaryExecutor.ts"
+import { checkBwrap } from "./process/select.ts"
+import { ExecHostExecutorLive } from "./exechost/client.ts"
 import { allocatorLayer } from "./runtime.ts"
 import { TunableStore } from "./store/tunables.ts"
 
@@ -36,8 +36,10 @@ const processPortLayer = (config: StaticConfig) =>
     Effect.gen(function* () {
       yield* sandboxDefaultFromEnv(process.env.LOMI_SANDBOX_ENABLED)
       const t = yield* (yield* TunableStore).get
-      // TEMPORARY (issue 11): the old process port behind the Executor until ExecHostExecutorLive lands.
-      return temporaryExecutorLayer.pipe(Layer.provide(ProcessPortLive(config, t.SANDBOX_ENABLED)))
+      // Pipelines belong to the execution host (started here when none runs); a sandbox that cannot work refuses start-up.
+      const sandbox = t.SANDBOX_ENABLED === 1
+      if (sandbox) yield* checkBwrap(config.sandbox.bwrapPath)
+      return ExecHostExecutorLive(config, sandbox)
       if (config.executor?.kind === "slurm") return slurmExecutorLayer(config, config.executor)
     })
   )
