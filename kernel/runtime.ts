@@ -30,6 +30,7 @@ import { JobStore } from "./store/jobs.ts"
 import { NotificationLog } from "./store/notifications.ts"
 import { OcrCache } from "./store/ocrCache.ts"
 import { TunableStore } from "./store/tunables.ts"
+import { WriteProbe } from "./store/writeProbe.ts"
 
 /** The database and everything that only needs it: what a read-only tool (the HTTP layer's reads) can use. */
 export const storeLayer = (databaseFile: string) =>
@@ -40,6 +41,7 @@ export const storeLayer = (databaseFile: string) =>
     NotificationLog.Default,
     OcrCache.Default,
     TunableStore.Default,
+    WriteProbe.Default,
     Outage.Default
   ).pipe(
     Layer.provideMerge(MailboxesLive),

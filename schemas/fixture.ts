@@ -61,6 +61,8 @@ export const STEP_KINDS = {
   allocator_restart: Schema.Union(Schema.Literal(true), Schema.Struct({ for: Offset })),
   firestore_fail_writes: Schema.Struct({ doc: Schema.String, for: Offset }),
   firestore_outage: Schema.Struct({ for: Offset }),
+  // An extension: the execution host does not answer for a duration (its own restart); pipelines run on.
+  executor_outage: Schema.Struct({ for: Offset }),
   snapshot: Schema.String
 } as const
 

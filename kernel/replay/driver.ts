@@ -201,6 +201,12 @@ const runFixture = (fixture: Fixture, dir: string, clock: VirtualClock) =>
             yield* fs.setOutage(true)
             yield* clear(step.value.for, fs.setOutage(false))
             return
+          case "executor_outage": {
+            const host = yield* inWorld(SimHost)
+            yield* host.setUnavailable(true)
+            yield* clear(step.value.for, host.setUnavailable(false))
+            return
+          }
           case "snapshot":
             yield* quietly(settle)
             yield* drainEvents

@@ -19,6 +19,7 @@ import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Ref, type Sco
 import {
   Executor,
   type ExecutorShape,
+  ExecutorUnavailable,
   type LiveRun,
   type PipelineExit,
   type PipelineSpec,
@@ -56,6 +57,8 @@ export interface SimHostShape {
   readonly append: (docId: string, outcomes: ReadonlyArray<SimOutcome>) => Effect.Effect<void>
   /** The machine dies: every running pipeline vanishes with no exit recorded. Recorded exits survive (they are on disk). */
   readonly crash: Effect.Effect<void>
+  /** The host stops answering (its process restarting): every request fails with ExecutorUnavailable; pipelines run on. */
+  readonly setUnavailable: (unavailable: boolean) => Effect.Effect<void>
 }
 
 export class SimHost extends Context.Tag("kernel/replay/SimHost")<SimHost, SimHostShape>() {}
@@ -64,6 +67,12 @@ const makeSimHost = (scope: Scope.Scope) =>
   Effect.gen(function* () {
     const scripts = yield* Ref.make<ReadonlyMap<string, ReadonlyArray<SimOutcome>>>(new Map())
     const runs = yield* Ref.make<ReadonlyMap<number, HostRun>>(new Map())
+    const unavailable = yield* Ref.make(false)
+    /** A request to a host that does not answer changes nothing. */
+    const answer = <A>(request: Effect.Effect<A>): Effect.Effect<A, ExecutorUnavailable> =>
+      Effect.flatMap(Ref.get(unavailable), (down) =>
+        down ? Effect.fail(new ExecutorUnavailable({ message: "the execution host does not answer (simulated)" })) : request
+      )
 
     const takeNext = (docId: string) =>
       Ref.modify(scripts, (m): [SimOutcome, ReadonlyMap<string, ReadonlyArray<SimOutcome>>] => {
@@ -92,7 +101,7 @@ const makeSimHost = (scope: Scope.Scope) =>
 
     const executor: ExecutorShape = {
       start: (spec) =>
-        Effect.gen(function* () {
+        answer(Effect.gen(function* () {
           const known = (yield* Ref.get(runs)).get(spec.runId)
           if (known !== undefined) return known.status
           const outcome = yield* takeNext(spec.docId)
@@ -110,36 +119,38 @@ const makeSimHost = (scope: Scope.Scope) =>
             yield* update(spec.runId, (r) => (r.status._tag === "Running" ? { ...r, timer } : r))
           }
           return { _tag: "Running" } as const
-        }),
+        })),
       awaitExit: (runId) =>
-        Effect.gen(function* () {
+        answer(Effect.gen(function* () {
           const run = (yield* Ref.get(runs)).get(runId)
           if (run === undefined) return { _tag: "Lost", message: `the execution host has no record of run ${runId}` } as const
           if (run.status._tag === "Running") return yield* Deferred.await(run.ended)
           return run.status as Ended
-        }),
+        })),
       kill: (runId, _grace) =>
-        Effect.gen(function* () {
+        answer(Effect.gen(function* () {
           const run = (yield* Ref.get(runs)).get(runId)
           if (run === undefined || run.status._tag !== "Running") return
           yield* stopTimer(run)
           // A simulated pipeline obeys SIGTERM at once.
           yield* exitWith(runId, { code: null, signal: "SIGTERM" })
-        }),
+        })),
       status: (runIds) =>
-        Effect.map(Ref.get(runs), (m) => new Map(runIds.map((id): [number, RunStatus] => [id, m.get(id)?.status ?? { _tag: "Unknown" }]))),
+        answer(Effect.map(Ref.get(runs), (m) => new Map(runIds.map((id): [number, RunStatus] => [id, m.get(id)?.status ?? { _tag: "Unknown" }])))),
       acknowledge: (runId) =>
-        Ref.update(runs, (m) => {
+        answer(Ref.update(runs, (m) => {
           const run = m.get(runId)
           if (run === undefined || run.status._tag === "Running") return m
           const rest = new Map(m)
           rest.delete(runId)
           return rest
-        }),
-      live: Effect.map(Ref.get(runs), (m) =>
-        [...m.values()]
-          .filter((r) => r.status._tag === "Running")
-          .map((r): LiveRun => ({ runId: r.spec.runId, docId: r.spec.docId, startedAt: r.startedAt }))
+        })),
+      live: answer(
+        Effect.map(Ref.get(runs), (m) =>
+          [...m.values()]
+            .filter((r) => r.status._tag === "Running")
+            .map((r): LiveRun => ({ runId: r.spec.runId, docId: r.spec.docId, startedAt: r.startedAt }))
+        )
       )
     }
 
@@ -151,7 +162,8 @@ const makeSimHost = (scope: Scope.Scope) =>
           yield* stopTimer(run)
           yield* end(run.spec.runId, { _tag: "Lost", message: LOST_IN_CRASH })
         }
-      })
+      }),
+      setUnavailable: (down) => Ref.set(unavailable, down)
     }
     return Context.make(Executor, executor).pipe(Context.add(SimHost, host))
   })

@@ -115,6 +115,11 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
     id: 3,
     name: "external job id (Slurm) on a run",
     sql: [`ALTER TABLE job_runs ADD COLUMN external_id TEXT`]
+  },
+  {
+    id: 4,
+    name: "write probe row for /readyz",
+    sql: [`CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)`]
   }
 ]
 

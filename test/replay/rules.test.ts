@@ -40,7 +40,11 @@ const FIXTURES = [
   "tunables",
   "workers-sandbox",
   "workers-no-sandbox",
-  "invalid-report"
+  "invalid-report",
+  "restart-readopt",
+  "restart-exits-while-down",
+  "restart-never-started",
+  "restart-kill-adopted"
 ]
 
 beforeAll(async () => {
@@ -166,6 +170,99 @@ describe("store.md rules on replayed histories", () => {
     expect(runs.find((x) => x.doc_id === "e2" && x.attempt === 2)?.state).toBe("failed_permanent")
     expect(r.snapshots.final?.firestore).toMatchObject({ e2: { status: "Failed" } })
     expect(runs.find((x) => x.doc_id === "g1")?.scheduled_run_at).toBe("2026-01-06T00:00:00.000Z")
+  })
+
+  it("rule 10, crash: a running pipeline the machine took is a crash victim, with the executor's reason", () => {
+    const r = replayed("crash-recovery")
+    expect(runsOf(r).map((x) => [x.id, x.doc_id, x.attempt, x.state, x.notes, x.error_message])).toEqual([
+      [1, "e1", 1, "failed_retrying", null, "the machine stopped while the pipeline was running; no exit status was recorded"],
+      [2, "e2", 1, "failed_retrying", null, "pipeline exited with code 1"],
+      [3, "g1", 1, "waiting_cooldown", null, null],
+      [4, "e2", 2, "failed_permanent", null, "the machine stopped while the pipeline was running; no exit status was recorded (attempt 2 of 2)"],
+      [5, "e1", 2, "succeeded", "recovered", null]
+    ])
+  })
+
+  it("rule 10, allocator restart: a running pipeline is re-adopted, succeeds at attempt 1, and holds its worker slot", () => {
+    const r = replayed("restart-readopt")
+    const table = [
+      [1, "a1", 1, "running", null],
+      [2, "a2", 1, "queued", null]
+    ]
+    expect(runsOf(r, "after-restart").map((x) => [x.id, x.doc_id, x.attempt, x.state, x.notes])).toEqual(table)
+    expect(runsOf(r, "after-second-restart").map((x) => [x.id, x.doc_id, x.attempt, x.state, x.notes])).toEqual(table)
+    expect(runsOf(r).map((x) => [x.id, x.doc_id, x.attempt, x.state, x.exit_code, x.finished_at])).toEqual([
+      [1, "a1", 1, "succeeded", 0, "2026-01-05T00:30:00.000Z"],
+      [2, "a2", 1, "succeeded", 0, "2026-01-05T00:35:00.000Z"]
+    ])
+    expect(events(r, "spawn").map((e) => [e.at, e.run])).toEqual([
+      ["2026-01-05T00:00:00.000Z", 1],
+      ["2026-01-05T00:30:00.000Z", 2]
+    ])
+  })
+
+  it("rule 10, allocator restart: exits recorded while it was down are routed by rule 5 when it returns; commands meanwhile are refused", () => {
+    const r = replayed("restart-exits-while-down")
+    expect(runsOf(r, "while-down").map((x) => [x.id, x.doc_id, x.attempt, x.state])).toEqual([
+      [1, "x0", 1, "running"],
+      [2, "x1", 1, "running"],
+      [3, "x2", 1, "running"],
+      [4, "x3", 1, "failed_retrying"],
+      [5, "x4", 1, "running"],
+      [6, "x3", 2, "running"]
+    ])
+    expect(runsOf(r).map((x) => [x.id, x.doc_id, x.attempt, x.state, x.exit_code, x.error_message, x.notes])).toEqual([
+      [1, "x0", 1, "succeeded", 0, null, null],
+      [2, "x1", 1, "failed_retrying", 1, "pipeline exited with code 1", null],
+      [3, "x2", 1, "temp_failed", 75, "inputs not there yet", null],
+      [4, "x3", 1, "failed_retrying", 1, "pipeline exited with code 1", null],
+      [5, "x4", 1, "failed_retrying", 0, "sandbox commit refused: link to /etc/passwd", null],
+      [6, "x3", 2, "failed_permanent", 9, "pipeline exited with code 9 (attempt 2 of 2)", null],
+      [7, "x1", 2, "succeeded", 0, null, null],
+      [8, "x2", 1, "succeeded", 0, null, null],
+      [9, "x4", 2, "succeeded", 0, null, null],
+      [10, "y1", 1, "succeeded", 0, null, null]
+    ])
+    // Nothing is routed before the allocator is back at 01:10.
+    expect(r.trace.filter((e) => e.at > "2026-01-05T00:02:00.000Z" && e.at < "2026-01-05T01:10:00.000Z")).toEqual([
+      { at: "2026-01-05T00:30:00.000Z", kind: "command", name: "kill", ok: false, reason: "the allocator is not reachable (it is restarting)" }
+    ])
+    const write = index(r, (e) => e.kind === "firestore_write" && e.doc === "x3")
+    const fail = index(r, (e) => e.kind === "transition" && e.run === 6 && e.to === "failed_permanent")
+    const mail = index(r, (e) => e.kind === "email" && e.doc === "x3")
+    expect(r.trace[write]?.at).toBe("2026-01-05T01:10:00.000Z")
+    expect(write).toBeLessThan(fail)
+    expect(fail).toBeLessThan(mail)
+    expect(r.snapshots.final?.firestore).toMatchObject({ x0: { status: "Data Ready" }, x3: { status: "Failed" } })
+    expect(events(r, "insert").find((e) => e.doc === "y1")?.at).toBe("2026-01-05T01:10:00.000Z")
+  })
+
+  it("rule 10, allocator restart: a row whose pipeline never started goes back to queued at the same attempt", () => {
+    const r = replayed("restart-never-started")
+    expect(runsOf(r, "claimed-not-started").map((x) => [x.id, x.attempt, x.state, x.notes])).toEqual([[1, 1, "running", null]])
+    expect(events(r, "transition").map((e) => [e.at, e.run, e.attempt, e.from, e.to])).toEqual([
+      ["2026-01-05T00:01:00.000Z", 1, 1, "queued", "running"],
+      ["2026-01-05T00:15:00.000Z", 1, 1, "running", "queued"],
+      ["2026-01-05T00:15:00.000Z", 1, 1, "queued", "running"],
+      ["2026-01-05T00:16:00.000Z", 1, 1, "running", "succeeded"]
+    ])
+    expect(events(r, "spawn").map((e) => e.at)).toEqual(["2026-01-05T00:15:00.000Z"])
+    expect(runsOf(r).map((x) => [x.id, x.attempt, x.state, x.notes])).toEqual([[1, 1, "succeeded", "recovered"]])
+  })
+
+  it("rules 9-10: a kill is refused while the allocator is down, and kills a re-adopted pipeline once it is back", () => {
+    const r = replayed("restart-kill-adopted")
+    expect(events(r, "command").map((c) => [c.at, c.ok, c.reason])).toEqual([
+      ["2026-01-05T00:12:00.000Z", false, "the allocator is not reachable (it is restarting)"],
+      ["2026-01-05T00:20:01.500Z", true, undefined]
+    ])
+    const write = index(r, (e) => e.kind === "firestore_write" && e.doc === "k1")
+    const fail = index(r, (e) => e.kind === "transition" && e.to === "failed_permanent")
+    const exit = index(r, (e) => e.kind === "exit")
+    expect(write).toBeLessThan(fail)
+    expect(fail).toBeLessThan(exit)
+    expect(r.trace[exit]).toMatchObject({ run: 1, code: null })
+    expect(runsOf(r).map((x) => [x.attempt, x.state, x.error_message])).toEqual([[1, "failed_permanent", "Killed by replay"]])
   })
 
   it("rule 12: an outage starts nothing new, holds the Failed write with the row running, and resumes", () => {

@@ -1,15 +1,20 @@
 /** /healthz, /readyz and /metrics: for systemd, load balancers and Prometheus. */
 import { HttpApiBuilder } from "@effect/platform"
-import { Effect } from "effect"
+import { Cause, Effect } from "effect"
 import { Api, CurrentUser, NotReady } from "../../../schemas/api.ts"
 import { Outage } from "../../outage.ts"
 import { KernelLifecycle } from "../../restart.ts"
-import { DashboardReads } from "../../store/reads.ts"
+import { WriteProbe } from "../../store/writeProbe.ts"
 import { Metrics } from "../metrics.ts"
+
+const probeFailure = (error: unknown): string => {
+  const cause = typeof error === "object" && error !== null && "cause" in error ? error.cause : error
+  return cause instanceof Error ? cause.message : String(cause)
+}
 
 export const OpsLive = HttpApiBuilder.group(Api, "ops", (handlers) =>
   Effect.gen(function* () {
-    const reads = yield* DashboardReads
+    const writes = yield* WriteProbe
     const outage = yield* Outage
     const metrics = yield* Metrics
     const lifecycle = yield* KernelLifecycle
@@ -18,9 +23,12 @@ export const OpsLive = HttpApiBuilder.group(Api, "ops", (handlers) =>
       .handle("readyz", () =>
         Effect.gen(function* () {
           const down = yield* outage.isDown
-          yield* reads.ping.pipe(
-            Effect.timeout("2 seconds"),
-            Effect.catchAllCause(() => Effect.fail(new NotReady({ message: "the database does not answer", outage: down })))
+          // A write, not a read: a full disk or a held lock still answers SELECTs while outcomes cannot be stored.
+          yield* writes.probe.pipe(
+            Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => "no answer within 2 s" }),
+            Effect.catchAllCause((cause) =>
+              Effect.fail(new NotReady({ message: `the database cannot be written: ${probeFailure(Cause.squash(cause))}`, outage: down }))
+            )
           )
           return { ready: true, database: "ok" as const, outage: down }
         })
