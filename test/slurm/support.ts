@@ -10,7 +10,6 @@ import {
   type SlurmExecutorOptions,
   type SlurmExecutorShape
 } from "../../kernel/process/slurm/executor.ts"
-import { defaultRunner } from "../../kernel/process/slurm/layer.ts"
 import type { SlurmCluster } from "./cluster.ts"
 
 export const repoRoot = resolve(import.meta.dirname, "../..")
@@ -61,7 +60,8 @@ export const executorOptions = (
 ): SlurmExecutorOptions => ({
   slurm: slurmConfig(cluster),
   stateDir: world.stateDir,
-  runner: defaultRunner(repoRoot),
+  // The source, never a possibly stale dist/ bundle.
+  runner: [join(repoRoot, "node_modules/.bin/tsx"), join(repoRoot, "kernel/process/slurm/run-attempt.ts")],
   paths: { patientBaseDir: world.base, userDataDir: world.user, minicondaBase: "", pipelinesRoot: join(world.root, "pipelines") },
   sandbox: { scratchRoot: join(world.root, "scratch"), bwrapPath: "bwrap", repoWriteWhitelist: [] },
   sandboxEnabled: false,
