@@ -1,0 +1,64 @@
+/**
+ * Benchmark probe, preloaded into every allocator process the bench starts
+ * (`node --import ./test/bench/probe.mjs dist/kernel/launch.js …`; the
+ * launcher passes its execArgv on to the processes it starts). Product code
+ * knows nothing of it.
+ *
+ * Every 250 ms it writes `<LOMI_BENCH_PROBE_DIR>/<role>.json`: the process's
+ * CPU time, RSS, heap, peak RSS, and event-loop delay (p50/p99/max) since the
+ * last SIGUSR2, which starts a new measurement window (the bench sends it
+ * right before a burst). `role` is the entry's name: launcher, kernel,
+ * exechost, dashboard.
+ */
+import { writeFileSync, renameSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
+import { monitorEventLoopDelay, performance } from "node:perf_hooks"
+
+const dir = process.env.LOMI_BENCH_PROBE_DIR
+const entry = process.argv[1] ?? ""
+const role =
+  basename(entry) === "launch.js" ? "launcher" : basename(entry) === "main.js" ? (basename(dirname(entry)) === "kernel" ? "kernel" : basename(dirname(entry))) : basename(entry)
+
+if (dir !== undefined && dir !== "") {
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
+  let windowStart = performance.now()
+  let peakRss = 0
+  const elu0 = { value: performance.eventLoopUtilization() }
+  process.on("SIGUSR2", () => {
+    delay.reset()
+    peakRss = 0
+    windowStart = performance.now()
+    elu0.value = performance.eventLoopUtilization()
+  })
+  const file = join(dir, `${role}.json`)
+  const write = () => {
+    const mem = process.memoryUsage()
+    peakRss = Math.max(peakRss, mem.rss)
+    const cpu = process.cpuUsage()
+    const elu = performance.eventLoopUtilization(elu0.value)
+    const stats = {
+      pid: process.pid,
+      at: Date.now(),
+      windowMs: performance.now() - windowStart,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      peakRssWindow: peakRss,
+      maxRss: process.resourceUsage().maxRSS * 1024,
+      eldP50Ms: delay.count > 0 ? delay.percentile(50) / 1e6 : 0,
+      eldP99Ms: delay.count > 0 ? delay.percentile(99) / 1e6 : 0,
+      eldMaxMs: delay.count > 0 ? delay.max / 1e6 : 0,
+      elu: elu.utilization
+    }
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify(stats))
+      renameSync(`${file}.tmp`, file)
+    } catch {
+      // the bench removed the directory: nothing left to report to
+    }
+  }
+  const timer = setInterval(write, 250)
+  timer.unref()
+  write()
+}
