@@ -10,9 +10,12 @@ import { demoMailSinkLayer } from "./demo/mailSink.ts"
 import { EventBus } from "./events.ts"
 import { embeddedFirestoreLayer } from "./firestore/embedded.ts"
 import { liveFirestoreLayerFromConfig } from "./firestore/live.ts"
-import { httpLayer } from "./http/server.ts"
+import { controlServerLayer } from "./control/server.ts"
+import { healthChecksLayer } from "./http/health.ts"
 import { SmtpMailerLive } from "./mail/smtp.ts"
 import { databaseFile } from "./paths.ts"
+import { processSamplerLayer } from "./processStats.ts"
+import { KernelLifecycle } from "./restart.ts"
 import { checkBwrap } from "./process/select.ts"
 import { ExecHostExecutorLive } from "./exechost/client.ts"
 import { allocatorLayer } from "./runtime.ts"
@@ -53,9 +56,14 @@ export const portsLayer = (config: StaticConfig) => {
   return Layer.mergeAll(firestore, mail, EventBus.Default, Layer.succeed(AppConfig, config))
 }
 
-/** The allocator, its ports, and the HTTP layer serving the API and the built dashboard. */
-export const applicationLayer = (config: StaticConfig, staticDir: string) =>
-  httpLayer(config, { staticDir }).pipe(
+/**
+ * The allocator, its ports, and the control socket (`<dataDir>/control.sock`)
+ * through which the dashboard server (kernel/dashboard/main.ts, its own
+ * process) sends commands and receives events. The kernel serves no HTTP.
+ */
+export const applicationLayer = (config: StaticConfig) =>
+  controlServerLayer(config.dataDir).pipe(
+    Layer.provideMerge(Layer.mergeAll(healthChecksLayer(config), processSamplerLayer("kernel"), KernelLifecycle.Default)),
     Layer.provideMerge(allocatorLayer(databaseFile(config.dataDir), processPortLayer(config))),
     Layer.provideMerge(portsLayer(config))
   )

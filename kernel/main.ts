@@ -4,15 +4,13 @@
  * line and exits 2; SIGINT/SIGTERM interrupt every actor and run finalizers.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Context, Effect, Exit, Layer, Option } from "effect"
+import { Context, Effect, Exit, Layer } from "effect"
 import { fileURLToPath } from "node:url"
 import { applicationLayer } from "./app.ts"
 import { loadConfigFile } from "./config.ts"
-import { bootstrapCredentials } from "./http/server.ts"
 import { KernelLifecycle, RESTART_EXIT_CODE } from "./restart.ts"
 
 const DEMO_CONFIG = fileURLToPath(new URL("../fixtures/demo/config.json", import.meta.url))
-const UI_DIST = fileURLToPath(new URL("../ui/dist", import.meta.url))
 const configFile = process.argv[2] ?? process.env.LOMI_CONFIG ?? DEMO_CONFIG
 
 const banner = (lines: ReadonlyArray<string>) =>
@@ -20,17 +18,12 @@ const banner = (lines: ReadonlyArray<string>) =>
 
 const program = Effect.gen(function* () {
   const config = yield* loadConfigFile(configFile)
-  const app = yield* Layer.build(applicationLayer(config, UI_DIST))
-  const bootstrap = yield* Effect.provide(bootstrapCredentials, app)
+  const app = yield* Layer.build(applicationLayer(config))
+  // The dashboard server (kernel/dashboard/main.ts) prints its address and the login.
   yield* banner([
     config.firestore.mode === "embedded"
       ? "lomi-allocator DEMO: embedded Firestore emulator seeded from fixtures/demo (not a real project)"
       : `lomi-allocator: Firestore project ${config.firestore.projectId}`,
-    `dashboard: http://${config.http.host}:${config.http.port}/`,
-    Option.match(bootstrap, {
-      onNone: () => "login: the users in the config file",
-      onSome: (c) => `login: ${c.name} / ${c.password}   (first-run admin; configure http.users to replace it)`
-    }),
     `data: ${config.dataDir}`
   ])
   // Runs until stopped by a signal, or until an admin's "Restart now": then the scope closes in order and we exit 75.

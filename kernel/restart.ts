@@ -33,7 +33,8 @@ export class KernelLifecycle extends Effect.Service<KernelLifecycle>()("kernel/K
     const restart = yield* Deferred.make<string>()
 
     return {
-      startedAt,
+      /** An Effect, not a value: the dashboard server's view of it changes when the kernel restarts. */
+      startedAt: Effect.succeed(startedAt) as Effect.Effect<string>,
       /** Restart-required tunables whose stored value is not the one this process runs with. */
       pending: Effect.map(tunables.get, (stored): ReadonlyArray<PendingValue> =>
         TUNABLE_KEYS.filter((key) => TUNABLES[key].restartRequired && stored[key] !== atStart[key]).map((key) => ({

@@ -1,9 +1,12 @@
 /**
  * Prometheus metrics. Gauges (jobs by state, queue depth, outage) are read
  * from the store at scrape time; counters and the run-duration histogram
- * count events seen on the EventBus since this process started.
+ * count events seen on the EventBus since this process started. Process
+ * gauges (memory, event loop) come from every process that answers, each
+ * labelled `process="kernel|dashboard|exechost"`.
  */
 import { Context, Effect, Layer, Option, Queue, Ref } from "effect"
+import type { ProcessStats } from "../../schemas/control.ts"
 import { ACTIVE_STATES, isActive, TERMINAL_STATES } from "../../schemas/job.ts"
 import { EventBus } from "../events.ts"
 import { Outage } from "../outage.ts"
@@ -59,6 +62,22 @@ const pairs = (m: ReadonlyMap<string, number>, names: readonly [string, string])
     return { labels: `${names[0]}="${label(x)}",${names[1]}="${label(y)}"`, n }
   })
 
+export interface ProcessGaugesShape {
+  /** One entry per process that answered; a process that did not is left out. */
+  readonly all: Effect.Effect<ReadonlyArray<ProcessStats>>
+}
+
+export class ProcessGauges extends Context.Tag("kernel/http/ProcessGauges")<ProcessGauges, ProcessGaugesShape>() {}
+
+const PROCESS_GAUGES: ReadonlyArray<readonly [string, string, (s: ProcessStats) => number]> = [
+  ["lomi_process_resident_memory_bytes", "Resident set size.", (s) => s.rssBytes],
+  ["lomi_process_heap_used_bytes", "V8 heap in use.", (s) => s.heapUsedBytes],
+  ["lomi_process_heap_total_bytes", "V8 heap reserved.", (s) => s.heapTotalBytes],
+  ["lomi_process_event_loop_delay_p50_seconds", "Event-loop delay, median over the last window.", (s) => s.eventLoopDelayP50Ms / 1000],
+  ["lomi_process_event_loop_delay_p99_seconds", "Event-loop delay, 99th percentile over the last window.", (s) => s.eventLoopDelayP99Ms / 1000],
+  ["lomi_process_event_loop_utilization", "Share of the last window the event loop was busy (0..1).", (s) => s.eventLoopUtilization]
+]
+
 export interface MetricsShape {
   readonly render: Effect.Effect<string>
 }
@@ -72,6 +91,7 @@ export const metricsLayer = Layer.scoped(
     const reads = yield* DashboardReads
     const jobs = yield* JobStore
     const outage = yield* Outage
+    const gauges = yield* ProcessGauges
     const counters = yield* Ref.make(empty)
 
     const runSeconds = (runId: number) =>
@@ -192,6 +212,15 @@ export const metricsLayer = Layer.scoped(
         "Operator commands since start.",
         pairs(c.commands, ["name", "result"]).map((p) => `lomi_commands_total{${p.labels}} ${p.n}`)
       )
+      const processes = yield* gauges.all
+      for (const [name, help, value] of PROCESS_GAUGES) {
+        metric(
+          name,
+          "gauge",
+          help,
+          processes.map((p) => `${name}{process="${label(p.process)}"} ${value(p)}`)
+        )
+      }
       return `${lines.join("\n")}\n`
     })
 

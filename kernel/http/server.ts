@@ -3,19 +3,21 @@
  * config.http.host:port, with the dashboard's static files, OpenAPI JSON at
  * /api/openapi.json and its docs page at /api/docs.
  *
- * It sits beside the actors: reads go to the store, every operator action
- * goes through the CommandBus (audited, routed to the owning actor). Wire it
- * next to the allocator:
+ * Reads go to the store, every operator action goes through the CommandBus
+ * (audited, routed to the owning actor). In production it runs in the
+ * dashboard server process (kernel/dashboard/), where those services are
+ * backed by a read-only database and the kernel's control socket; tests may
+ * still wire it in process next to the allocator:
  *
  *     const allocator = allocatorLayer(databaseFile(config.dataDir), processPort)
  *     const app = httpLayer(config, { staticDir: "ui/dist" }).pipe(Layer.provideMerge(allocator), ...)
  *
  * and print `bootstrapCredentials` at start when no users are configured.
  */
-import { Server } from "node:http"
+import { IncomingMessage, Server, ServerResponse } from "node:http"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { Api } from "../../schemas/api.ts"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { DashboardReads } from "../store/reads.ts"
@@ -29,10 +31,11 @@ import { liveLive } from "./handlers/live.ts"
 import { OpsLive } from "./handlers/ops.ts"
 import { SessionLive } from "./handlers/session.ts"
 import { TunablesLive } from "./handlers/tunables.ts"
+import { processSamplerLayer, ProcessSampler } from "../processStats.ts"
 import { KernelLifecycle } from "../restart.ts"
 import { healthChecksLayer } from "./health.ts"
 import { sessionHandoffLayer } from "./sessionHandoff.ts"
-import { metricsLayer } from "./metrics.ts"
+import { metricsLayer, ProcessGauges } from "./metrics.ts"
 import { staticLayer } from "./static.ts"
 
 export { bootstrapCredentials, type Credential, HttpAuth } from "./auth.ts"
@@ -46,7 +49,14 @@ export interface HttpOptions {
    * whether config.mail.dashboardUrl, the dashboard's public address, is https.
    */
   readonly secureCookies?: boolean
+  /** Requests answered at once (event streams not counted); beyond it, 503. Default 256. */
+  readonly maxInFlight?: number
+  /** Open event streams (SSE); beyond it, 503. Default 512. */
+  readonly maxStreams?: number
 }
+
+const DEFAULT_MAX_IN_FLIGHT = 256
+const DEFAULT_MAX_STREAMS = 512
 
 /**
  * Closing the server also ends open connections: SSE streams never end on
@@ -60,7 +70,58 @@ class ClosingServer extends Server {
   }
 }
 
-export const httpLayer = (config: StaticConfig, options: HttpOptions = {}) => {
+const isEventStream = (request: IncomingMessage) =>
+  (request.headers.accept ?? "").includes("text/event-stream") ||
+  /^\/api\/(events|runs\/[^/]+\/log\/stream)(\?|$)/.test(request.url ?? "")
+
+/**
+ * Bounded concurrency, counted where Node hands over a request: a request
+ * holds its slot until its response closes (an event stream, until the
+ * browser leaves). Beyond a limit the answer is an immediate 503, so a flood
+ * costs a counter check instead of queued memory, and the requests already
+ * admitted keep their latency.
+ */
+class BoundedServer extends ClosingServer {
+  private requests = 0
+  private streams = 0
+
+  constructor(
+    private readonly maxInFlight: number,
+    private readonly maxStreams: number
+  ) {
+    super()
+  }
+
+  override emit(event: string, ...args: Array<unknown>): boolean {
+    const [request, response] = args
+    if (event !== "request" || !(request instanceof IncomingMessage) || !(response instanceof ServerResponse)) {
+      return super.emit(event, ...args)
+    }
+    const stream = isEventStream(request)
+    if (stream ? this.streams >= this.maxStreams : this.requests >= this.maxInFlight) {
+      const message = stream
+        ? `the dashboard server has ${this.streams} live streams open, its limit; try again shortly`
+        : `the dashboard server is answering ${this.requests} requests, its limit; try again shortly`
+      response.writeHead(503, { "content-type": "application/json", "retry-after": "1" })
+      response.end(JSON.stringify({ _tag: "Unavailable", message }))
+      return true
+    }
+    if (stream) this.streams += 1
+    else this.requests += 1
+    response.once("close", () => {
+      if (stream) this.streams -= 1
+      else this.requests -= 1
+    })
+    return super.emit(event, ...args)
+  }
+}
+
+/**
+ * The API and the server, without HealthChecks and ProcessGauges: the
+ * process that serves it provides those (and the stores, CommandBus,
+ * EventBus, Outage, FirestorePort) its own way.
+ */
+export const httpServeLayer = (config: StaticConfig, options: HttpOptions = {}) => {
   const secureCookie = options.secureCookies ?? config.mail.dashboardUrl.startsWith("https://")
 
   const groups = Layer.mergeAll(
@@ -83,14 +144,34 @@ export const httpLayer = (config: StaticConfig, options: HttpOptions = {}) => {
     HttpServer.withLogAddress
   )
 
-  const internals = Layer.mergeAll(healthChecksLayer(config), metricsLayer, KernelLifecycle.Default).pipe(
+  const internals = metricsLayer.pipe(
     Layer.provideMerge(DashboardReads.Default),
     Layer.provideMerge(httpAuthLayer(config, { secureCookie }))
   )
 
-  // "Restart now" hands the dashboard sessions over to the next process (sessionHandoff).
-  return Layer.provideMerge(sessionHandoffLayer(config), served).pipe(
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
+  const maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS
+  return served.pipe(
     Layer.provideMerge(internals),
-    Layer.provideMerge(NodeHttpServer.layer(() => new ClosingServer(), { host: config.http.host, port: config.http.port }))
+    Layer.provideMerge(
+      NodeHttpServer.layer(() => new BoundedServer(maxInFlight, maxStreams), { host: config.http.host, port: config.http.port })
+    )
   )
 }
+
+/** This process's own gauges only (everything runs in one process). */
+export const localProcessGauges = (name: string) =>
+  Layer.effect(
+    ProcessGauges,
+    Effect.map(ProcessSampler, (sampler) => ({ all: Effect.map(sampler.sample, (s) => [s]) }))
+  ).pipe(Layer.provide(processSamplerLayer(name)))
+
+/**
+ * The HTTP layer in the allocator's own process: health checks run here,
+ * gauges are this process's, "Restart now" stops this process (KernelLifecycle)
+ * and hands the dashboard sessions over to the next one (sessionHandoff).
+ */
+export const httpLayer = (config: StaticConfig, options: HttpOptions = {}) =>
+  Layer.provideMerge(sessionHandoffLayer(config), httpServeLayer(config, options)).pipe(
+    Layer.provideMerge(Layer.mergeAll(healthChecksLayer(config), localProcessGauges("kernel"), KernelLifecycle.Default))
+  )

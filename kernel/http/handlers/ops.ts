@@ -36,7 +36,7 @@ export const OpsLive = HttpApiBuilder.group(Api, "ops", (handlers) =>
       .handle("metrics", () => metrics.render)
       .handle("restartStatus", () =>
         Effect.gen(function* () {
-          return { pending: yield* lifecycle.pending, startedAt: lifecycle.startedAt, restarting: yield* lifecycle.restarting }
+          return { pending: yield* lifecycle.pending, startedAt: yield* lifecycle.startedAt, restarting: yield* lifecycle.restarting }
         })
       )
       .handle("restart", () =>
