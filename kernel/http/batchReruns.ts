@@ -10,6 +10,11 @@
  * accepted, and the next document starts only after the previous one got
  * its answer, so the command log reads in the order the operator expects.
  *
+ * Documents are paced PACE apart: a batch of two hundred is two hundred
+ * Firestore writes and two hundred new attempts, which should not arrive as
+ * one burst in front of the hospital's own orders; it also lets a watcher
+ * see the batch move one document at a time.
+ *
  * Jobs live in this process's memory: the newest KEEP are kept, finished or
  * not. A restart of the allocator ends a running batch where it stands
  * (each item already done stays done; the rest were never sent).
@@ -20,6 +25,7 @@ import { CommandBus } from "../commandBus.ts"
 import { isoFromMillis } from "../time.ts"
 
 const KEEP = 20
+const PACE = "250 millis"
 
 const nowIso = Effect.map(Clock.currentTimeMillis, isoFromMillis)
 
@@ -81,7 +87,11 @@ export const makeBatchReruns = Effect.gen(function* () {
           refused: 0
         }
         yield* Ref.update(jobs, (all) => [job, ...all].slice(0, KEEP))
-        yield* Effect.forEach(unique, (doc, index) => rerunOne(id, index, doc, user), { discard: true }).pipe(
+        yield* Effect.forEach(
+          unique,
+          (doc, index) => (index === 0 ? rerunOne(id, index, doc, user) : Effect.zipRight(Effect.sleep(PACE), rerunOne(id, index, doc, user))),
+          { discard: true }
+        ).pipe(
           Effect.zipRight(Effect.flatMap(nowIso, (at) => update(id, (j) => ({ ...j, state: "finished", finishedAt: at })))),
           Effect.annotateLogs({ batch: id, user }),
           Effect.forkIn(scope)

@@ -152,7 +152,7 @@ export const BatchRerunModal = (props: { readonly onClose: () => void }) => {
       <Show when={selected().size > MAX_DOCS}>
         <p class="error">At most {MAX_DOCS} documents per batch.</p>
       </Show>
-      <div class="table-wrap scroll-y">
+      <div class="table-wrap scroll-y" tabIndex={0} role="region" aria-label="Succeeded jobs">
         <table class="table">
           <thead>
             <tr>

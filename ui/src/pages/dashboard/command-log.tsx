@@ -18,7 +18,7 @@ export const CommandLogPanel = () => {
   const log = data.commands
   return (
     <Panel title="Command log" id="command-log">
-      <div class="table-wrap scroll-y">
+      <div class="table-wrap scroll-y" tabIndex={0} role="region" aria-label="Command log entries">
         <table class="table small" data-testid="command-log">
           <thead>
             <tr>

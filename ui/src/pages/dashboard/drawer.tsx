@@ -104,7 +104,7 @@ export const DocDrawer = (props: { readonly doc: string; readonly run?: number |
       }
     >
       <Show when={drawer.error}>
-        <p class="error" role="alert">
+        <p class="error" role="alert" data-testid="drawer-error">
           {drawer.error}
         </p>
       </Show>

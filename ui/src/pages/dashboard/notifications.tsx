@@ -10,7 +10,7 @@ export const NotificationsPanel = () => {
   const list = data.notifications
   return (
     <Panel title="Notifications" id="notifications">
-      <div class="table-wrap scroll-y">
+      <div class="table-wrap scroll-y" tabIndex={0} role="region" aria-label="Email attempts">
         <table class="table small" data-testid="notifications">
           <thead>
             <tr>
