@@ -56,9 +56,11 @@ export const temporaryExecutorLayer: Layer.Layer<Executor, never, ProcessPort> =
           const ended = yield* Deferred.make<Ended>()
           const startedAt = isoFromMillis(yield* Clock.currentTimeMillis)
           yield* Ref.update(runs, (m) => new Map([...m, [spec.runId, { docId: spec.docId, pid: started.right.pid, startedAt, scope, ended }]]))
+          // Not tied to a scope: a port's exit may be uninterruptible until the process is gone, and
+          // closing the run's scope is what ends the process.
           yield* started.right.exit.pipe(
             Effect.flatMap((exit) => Deferred.succeed(ended, { _tag: "Exited", exit })),
-            Effect.forkIn(scope)
+            Effect.forkDaemon
           )
           return { _tag: "Running", pid: started.right.pid } as const
         }),
