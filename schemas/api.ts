@@ -16,7 +16,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import { Schema } from "effect"
 import { CommandResult } from "./commands.ts"
 import { Access, AdminAccess, OperatorAccess, ViewerAccess } from "./api/access.ts"
-import { BadRequest, NotFound, NotReady, Unauthorized } from "./api/errors.ts"
+import { BadRequest, NotFound, NotReady, TooManyAttempts, Unauthorized } from "./api/errors.ts"
 import {
   BatchRerunResult,
   BulkResult,
@@ -80,6 +80,7 @@ export class SessionGroup extends HttpApiGroup.make("session")
       .setPayload(SignIn)
       .addSuccess(SessionInfo)
       .addError(Unauthorized)
+      .addError(TooManyAttempts)
       .annotate(Access, "public")
       .annotate(OpenApi.Description, "Sign in; sets the session cookie and returns the CSRF token.")
   )

@@ -52,14 +52,26 @@ export const TunableKey = Schema.Literal(...(TUNABLE_KEYS as [TunableKey, ...Arr
 export const defaultTunables = (): Tunables =>
   Object.fromEntries(TUNABLE_KEYS.map((k) => [k, TUNABLES[k].default])) as Tunables
 
-export const isTunableKey = (key: string): key is TunableKey => key in TUNABLES
+/** Own keys only: `constructor`, `toString` and the rest of Object.prototype are not tunables. */
+export const isTunableKey = (key: string): key is TunableKey => Object.hasOwn(TUNABLES, key)
+
+/** A value from a request, quoted for a message: never more than a short snippet. */
+const snippet = (value: unknown): string => {
+  let text: string
+  try {
+    text = JSON.stringify(value) ?? String(value)
+  } catch {
+    text = typeof value
+  }
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text
+}
 
 /** Why a value is refused, or undefined when it is acceptable. */
 export const tunableProblem = (key: string, value: unknown): string | undefined => {
-  if (!isTunableKey(key)) return `unknown tunable "${key}"`
+  if (!isTunableKey(key)) return `unknown tunable ${snippet(key)}`
   const spec = TUNABLES[key]
   if (typeof value !== "number" || !Number.isInteger(value)) {
-    return `${key} must be an integer, got ${JSON.stringify(value)}`
+    return `${key} must be an integer, got ${snippet(value)}`
   }
   if (value < spec.min || value > spec.max) {
     return `${key} must be between ${spec.min} and ${spec.max}, got ${value}`

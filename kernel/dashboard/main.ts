@@ -11,10 +11,10 @@
  * exits 2.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer } from "effect"
 import { fileURLToPath } from "node:url"
 import { loadConfigFile } from "../config.ts"
-import { bootstrapCredentials } from "../http/server.ts"
+import { loginNotice } from "../http/auth.ts"
 import { dashboardLayer } from "./layer.ts"
 
 const DEMO_CONFIG = fileURLToPath(new URL("../../fixtures/demo/config.json", import.meta.url))
@@ -27,14 +27,7 @@ const banner = (lines: ReadonlyArray<string>) =>
 const program = Effect.gen(function* () {
   const config = yield* loadConfigFile(configFile)
   const app = yield* Layer.build(dashboardLayer(config, { staticDir: UI_DIST }))
-  const bootstrap = yield* Effect.provide(bootstrapCredentials, app)
-  yield* banner([
-    `dashboard: http://${config.http.host}:${config.http.port}/`,
-    Option.match(bootstrap, {
-      onNone: () => "login: the users in the config file",
-      onSome: (c) => `login: ${c.name} / ${c.password}   (first-run admin; configure http.users to replace it)`
-    })
-  ])
+  yield* banner([`dashboard: http://${config.http.host}:${config.http.port}/`, yield* Effect.provide(loginNotice, app)])
   return yield* Effect.never
 }).pipe(Effect.scoped)
 

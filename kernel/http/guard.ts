@@ -5,6 +5,14 @@
  * cached body is what the endpoint then decodes. A schema failure's message
  * is cut down to one line per field. Every response gets the security
  * headers; an unknown route is a JSON 404.
+ *
+ * Refusals made here, before any endpoint or session check (so even an
+ * anonymous caller gets them): a JSON body nested deeper than MAX_JSON_DEPTH
+ * (a 3,000-deep array once crashed decoding into an empty 500), a NUL
+ * character anywhere in the path or query (SQLite and the search index
+ * treat it as the end of the text). Every refusal is one line of at most
+ * MESSAGE_LIMIT characters that never quotes more than a snippet of the
+ * input, and is logged; a 5xx is logged too.
  */
 import { HttpApiError, HttpApp, HttpIncomingMessage, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Either, Option } from "effect"
@@ -22,8 +30,60 @@ const SECURITY_HEADERS = {
   "cross-origin-opener-policy": "same-origin"
 }
 
+/** The longest message a refusal carries: enough to name the field and the rule, never a whole input. */
+export const MESSAGE_LIMIT = 200
+
+/** Deeper JSON than any endpoint takes (the deepest payload is an object holding an array of strings). */
+export const MAX_JSON_DEPTH = 32
+
+/** One line, at most `limit` characters. */
+export const oneLine = (text: string, limit = MESSAGE_LIMIT): string => {
+  const line = text.replace(/[\r\n\u2028\u2029]+/g, " ")
+  return line.length > limit ? `${line.slice(0, limit - 1)}…` : line
+}
+
 const error = (status: number, tag: string, message: string) =>
-  HttpServerResponse.unsafeJson({ _tag: tag, message }, { status })
+  HttpServerResponse.unsafeJson({ _tag: tag, message: oneLine(message) }, { status })
+
+/** How deep the JSON text nests, stopping early once past `limit` (strings and escapes skipped). */
+export const jsonDepthExceeds = (text: string, limit: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 91 || c === 123) {
+      depth++
+      if (depth > limit) return true
+    } else if (c === 93 || c === 125) depth--
+  }
+  return false
+}
+
+/** The first NUL in the path or a query parameter, named for the message. */
+const nulIn = (url: URL): string | undefined => {
+  let path: string
+  try {
+    path = decodeURIComponent(url.pathname)
+  } catch {
+    path = url.pathname
+  }
+  if (path.includes("\u0000")) return "the path"
+  for (const [key, value] of url.searchParams) {
+    if (key.includes("\u0000") || value.includes("\u0000")) return `query parameter ${JSON.stringify(oneLine(key, 40))}`
+  }
+  return undefined
+}
+
+const checkUrl = Effect.gen(function* () {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const where = nulIn(new URL(request.url, "http://localhost"))
+  if (where === undefined) return Option.none<HttpServerResponse.HttpServerResponse>()
+  return Option.some(error(400, "BadRequest", `${where} contains a NUL character`))
+})
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"])
 
@@ -42,10 +102,13 @@ const checkBody = Effect.gen(function* () {
   }
   const contentType = (request.headers["content-type"] ?? "application/json").toLowerCase()
   if (contentType.includes("application/json") && text.right.trim() !== "") {
+    if (jsonDepthExceeds(text.right, MAX_JSON_DEPTH)) {
+      return Option.some(error(400, "BadRequest", `JSON body nested deeper than ${MAX_JSON_DEPTH} levels`))
+    }
     try {
       JSON.parse(text.right)
     } catch (e) {
-      return Option.some(error(400, "BadRequest", `malformed JSON body: ${e instanceof Error ? e.message : String(e)}`))
+      return Option.some(error(400, "BadRequest", `malformed JSON body: ${oneLine(e instanceof Error ? e.message : String(e), 120)}`))
     }
   }
   return Option.none<HttpServerResponse.HttpServerResponse>()
@@ -83,9 +146,20 @@ const isDecodeError = (u: unknown): u is HttpApiError.HttpApiDecodeError => u in
 
 const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "_tag" in u && u._tag === "RouteNotFound"
 
+/** At most this many per-field issues are returned, each message cut to one short line. */
+const MAX_ISSUES = 10
+
+const logRefusal = (response: HttpServerResponse.HttpServerResponse, message: string) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const line = `${request.method} ${oneLine(new URL(request.url, "http://localhost").pathname, 120)} -> ${response.status}: ${oneLine(message)}`
+    return response.status >= 500 ? Effect.logError(line) : Effect.logWarning(line)
+  })
+
 export const guard = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
   Effect.gen(function* () {
-    const early = yield* checkBody
+    const badUrl = yield* checkUrl
+    const early = Option.isSome(badUrl) ? badUrl : yield* checkBody
+    if (Option.isSome(early)) yield* logRefusal(early.value, "refused before routing")
     const response = Option.isSome(early)
       ? early.value
       : yield* app.pipe(
@@ -93,13 +167,12 @@ export const guard = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =
             Option.match(Option.filter(Cause.failureOption(cause), isDecodeError), {
               onNone: () => Effect.failCause(cause),
               // The same body the API's own encoder writes, with the shorter message.
-              onSome: (e) =>
-                Effect.succeed(
-                  HttpServerResponse.unsafeJson(
-                    { _tag: e._tag, issues: e.issues, message: summarizeIssues(e.issues) },
-                    { status: 400 }
-                  )
-                )
+              onSome: (e) => {
+                const message = oneLine(summarizeIssues(e.issues))
+                const issues = e.issues.slice(0, MAX_ISSUES).map((i) => ({ ...i, message: oneLine(i.message, 120) }))
+                const reply = HttpServerResponse.unsafeJson({ _tag: e._tag, issues, message }, { status: 400 })
+                return Effect.as(logRefusal(reply, message), reply)
+              }
             })
           ),
           Effect.catchIf(isRouteNotFound, () =>
@@ -108,5 +181,6 @@ export const guard = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =
             )
           )
         )
+    if (response.status >= 500 && Option.isNone(early)) yield* logRefusal(response, "server error")
     return HttpServerResponse.setHeaders(response, SECURITY_HEADERS)
   })

@@ -25,7 +25,8 @@ const Handed = Schema.parseJson(
       token: Schema.String,
       csrfToken: Schema.String,
       user: Schema.Struct({ name: Schema.String, role: Role }),
-      expiresAt: Schema.Number
+      expiresAt: Schema.Number,
+      createdAt: Schema.optional(Schema.Number)
     })
   )
 )

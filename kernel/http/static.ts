@@ -69,7 +69,7 @@ const serveStatic = (root: string | undefined) =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const path = new URL(request.url, "http://localhost").pathname
-    if (path === "/api" || path.startsWith("/api/")) return notFound(`no API endpoint ${request.method} ${path}`)
+    if (path === "/api" || path.startsWith("/api/")) return notFound(`no API endpoint ${request.method} ${path.length > 120 ? `${path.slice(0, 120)}…` : path}`)
     const rootExists = root !== undefined && isFile(resolve(root, "index.html"))
     if (!rootExists) {
       return path === "/" ? HttpServerResponse.html(PLACEHOLDER) : notFound(`no such page ${path}`)

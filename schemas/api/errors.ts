@@ -41,3 +41,10 @@ export class NotReady extends Schema.TaggedError<NotReady>()(
   { message: Schema.String, outage: Schema.Boolean },
   HttpApiSchema.annotations({ status: 503 })
 ) {}
+
+/** Sign-in refused for a while after repeated wrong passwords (per user name and per address). */
+export class TooManyAttempts extends Schema.TaggedError<TooManyAttempts>()(
+  "TooManyAttempts",
+  { message: Schema.String, retryAfterSeconds: Schema.Number },
+  HttpApiSchema.annotations({ status: 429 })
+) {}

@@ -1,8 +1,13 @@
+import { mkdtempSync, readFileSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it as plain, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Fiber, Option, TestClock, TestContext } from "effect"
+import { bootstrapHashFile, makeHttpAuth, MAX_SESSIONS_PER_USER } from "../../kernel/http/auth.ts"
+import { testConfig } from "../support/allocator.ts"
 import { parseHash, verifyPassword } from "../../kernel/http/passwords.ts"
 import { bootstrapCredentials, hashPassword } from "../../kernel/http/server.ts"
-import { clientFor, cookieFrom, send, serverLayer, signIn, signInAs, TestServer, USERS } from "./support.ts"
+import { clientFor, cookieFrom, openSse, send, serverLayer, signIn, signInAs, TestServer, USERS } from "./support.ts"
 
 describe("password hashes", () => {
   plain.effect("round-trip and refuse a wrong password", () =>
@@ -133,6 +138,137 @@ layer(serverLayer({ users: [] }), { excludeTestServices: true })("first run (no 
       const users = yield* admin.get("/api/users")
       expect(users.body).toEqual({ bootstrap: true, users: [{ name: "admin", role: "admin" }] })
       expect(Option.isSome(cookieFrom(wrong))).toBe(false)
+    })
+  )
+})
+
+layer(serverLayer(), { excludeTestServices: true })("session limits", (it) => {
+  it.effect("a user's sign-ins evict only that user's own oldest sessions, never another user's", () =>
+    Effect.gen(function* () {
+      const admin = yield* signIn("admin")
+      const first = yield* signIn("viewer")
+      const later = []
+      for (let i = 0; i < MAX_SESSIONS_PER_USER + 20; i++) later.push(yield* signIn("viewer"))
+      expect((yield* admin.get("/api/session")).status).toBe(200)
+      expect((yield* first.get("/api/session")).status).toBe(401)
+      expect((yield* (later[later.length - 1] ?? first).get("/api/session")).status).toBe(200)
+      // Exactly the newest MAX_SESSIONS_PER_USER (10) of the viewer's sessions are alive.
+      const alive = []
+      for (const c of later) alive.push((yield* c.get("/api/session")).status === 200)
+      expect(alive.filter(Boolean).length).toBe(MAX_SESSIONS_PER_USER)
+      expect(alive.slice(-MAX_SESSIONS_PER_USER).every(Boolean)).toBe(true)
+    })
+  )
+
+  it.effect("an event stream opened before sign-out ends at sign-out", () =>
+    Effect.gen(function* () {
+      const { base } = yield* TestServer
+      const viewer = yield* signIn("viewer")
+      const stream = yield* Effect.promise(() => openSse(base, "/api/events", viewer.cookie))
+      yield* Effect.promise(() => stream.connected())
+      expect((yield* viewer.del("/api/session")).status).toBe(204)
+      const ended = yield* Effect.promise(() =>
+        Promise.race([stream.ended().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))])
+      )
+      stream.close()
+      expect(ended, "the stream ended within 10 s of sign-out").toBe(true)
+    })
+  )
+})
+
+layer(serverLayer(), { excludeTestServices: true })("sign-in lockout per user", (it) => {
+  it.effect("five wrong passwords lock that user (429, even with the right password); other users are unaffected", () =>
+    Effect.gen(function* () {
+      const { base } = yield* TestServer
+      for (let i = 0; i < 5; i++) {
+        const wrong = yield* send(base, "POST", "/api/session", { body: { name: "otto", password: `guess-${i}` } })
+        expect(wrong.status).toBe(401)
+      }
+      const right = yield* send(base, "POST", "/api/session", { body: { name: "otto", password: USERS.operator.password } })
+      expect(right.status).toBe(429)
+      expect(right.body).toMatchObject({ _tag: "TooManyAttempts", message: expect.stringMatching(/^too many wrong passwords; try again in \d+ s$/) })
+      expect(right.headers.get("set-cookie")).toBeNull()
+      expect((yield* signIn("viewer")).user).toBe("vera")
+    })
+  )
+})
+
+layer(serverLayer(), { excludeTestServices: true })("sign-in lockout per address", (it) => {
+  it.effect("twenty wrong passwords from one address, whatever the names, lock that address", () =>
+    Effect.gen(function* () {
+      const { base } = yield* TestServer
+      for (let i = 0; i < 20; i++) {
+        const wrong = yield* send(base, "POST", "/api/session", { body: { name: `guess-${i}`, password: "x" } })
+        expect(wrong.status).toBe(401)
+      }
+      const right = yield* send(base, "POST", "/api/session", { body: { name: "vera", password: USERS.viewer.password } })
+      expect(right.status).toBe(429)
+    })
+  )
+})
+
+describe("session lifetime and the first-run admin (test clock)", () => {
+  const withUsers = (dir: string) =>
+    Effect.map(hashPassword("pw-1"), (passwordHash) => {
+      const base = testConfig(dir)
+      return { ...base, http: { ...base.http, users: [{ name: "ann", role: "admin" as const, passwordHash }] } }
+    })
+
+  plain.scoped("a session ends 24 h after sign-in however busy, and its streams' end signal fires", () =>
+    Effect.gen(function* () {
+      const auth = yield* makeHttpAuth(yield* withUsers(mkdtempSync(join(tmpdir(), "lomi-auth-"))), { secureCookie: false })
+      const session = yield* auth.open({ name: "ann", role: "admin" })
+      const ended = yield* Effect.fork(auth.whenEnded(session.token))
+      // Used every hour: the idle timeout (12 h) never runs out, the absolute lifetime (24 h) does.
+      for (let hour = 1; hour < 24; hour++) {
+        yield* TestClock.adjust("1 hour")
+        expect(Option.isSome(yield* auth.lookup(session.token)), `hour ${hour}`).toBe(true)
+      }
+      yield* TestClock.adjust("1 hour")
+      expect(Option.isNone(yield* auth.lookup(session.token))).toBe(true)
+      yield* Fiber.join(ended)
+    }).pipe(Effect.provide(TestContext.TestContext))
+  )
+
+  plain.scoped("an idle session ends after 12 h", () =>
+    Effect.gen(function* () {
+      const auth = yield* makeHttpAuth(yield* withUsers(mkdtempSync(join(tmpdir(), "lomi-auth-"))), { secureCookie: false })
+      const session = yield* auth.open({ name: "ann", role: "admin" })
+      yield* TestClock.adjust("11 hours")
+      expect(Option.isSome(yield* auth.lookup(session.token))).toBe(true)
+      yield* TestClock.adjust("12 hours")
+      expect(Option.isNone(yield* auth.lookup(session.token))).toBe(true)
+    }).pipe(Effect.provide(TestContext.TestContext))
+  )
+
+  plain.scoped("a user lock lifts after 15 minutes", () =>
+    Effect.gen(function* () {
+      const auth = yield* makeHttpAuth(yield* withUsers(mkdtempSync(join(tmpdir(), "lomi-auth-"))), { secureCookie: false })
+      for (let i = 0; i < 5; i++) yield* auth.throttle.recordFailure("ann", "10.0.0.1")
+      expect(yield* auth.throttle.lockedFor("ann", "10.0.0.2")).toEqual(Option.some(900))
+      yield* TestClock.adjust("15 minutes")
+      expect(yield* auth.throttle.lockedFor("ann", "10.0.0.2")).toEqual(Option.none())
+    }).pipe(Effect.provide(TestContext.TestContext))
+  )
+
+  plain.effect("the first-run admin password is created once, stored hashed (0600), and stays valid across restarts", () =>
+    Effect.gen(function* () {
+      const config = testConfig(mkdtempSync(join(tmpdir(), "lomi-auth-")))
+      const dir = config.dataDir
+      const first = yield* makeHttpAuth(config, { secureCookie: false })
+      const password = Option.getOrThrow(first.bootstrap).password
+      expect(first.loginNotice).toContain(password)
+      const stored = readFileSync(bootstrapHashFile(dir), "utf8")
+      expect(stored).toMatch(/^scrypt:[0-9a-f]+:[0-9a-f]+\n$/)
+      expect(stored).not.toContain(password)
+      expect(statSync(bootstrapHashFile(dir)).mode & 0o777).toBe(0o600)
+      const second = yield* makeHttpAuth(config, { secureCookie: false })
+      expect(Option.isNone(second.bootstrap)).toBe(true)
+      expect(second.firstRun).toBe(true)
+      expect(second.loginNotice).not.toContain(password)
+      expect(second.loginNotice).toContain(bootstrapHashFile(dir))
+      expect(Option.isSome(yield* second.authenticate("admin", password))).toBe(true)
+      expect(Option.isNone(yield* second.authenticate("admin", `${password}x`))).toBe(true)
     })
   )
 })

@@ -5,7 +5,7 @@
  */
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { type Client, rawRequest, type Reply, send, serverLayer, signIn, TestServer } from "./support.ts"
+import { anonymous, type Client, rawRequest, type Reply, send, serverLayer, signIn, TestServer } from "./support.ts"
 
 const messageOf = (reply: Reply) => (reply.body as { message?: string } | undefined)?.message ?? ""
 
@@ -122,7 +122,7 @@ layer(serverLayer(), { excludeTestServices: true })("bad requests", (it) => {
       for (const doc of ["..%2F..%2Fetc%2Fpasswd", "a%2Fb", ".hidden", "a..b", "%00x"]) {
         const drawer = yield* operator.get(`/api/docs/${doc}`)
         expect(drawer.status, doc).toBe(400)
-        expect(messageOf(drawer), doc).toMatch(/is not a valid document id/)
+        expect(messageOf(drawer), doc).toMatch(doc.includes("%00") ? /^the path contains a NUL character$/ : /is not a valid document id/)
         const retry = yield* nothingAudited(admin, operator.post(`/api/docs/${doc}/retry`))
         expect(retry.status, doc).toBe(400)
       }
@@ -226,6 +226,79 @@ layer(serverLayer(), { excludeTestServices: true })("bad requests", (it) => {
       const get = yield* send(base, "GET", "/api/nothing-here")
       expect(get.status).toBe(404)
       expect(get.body).toMatchObject({ _tag: "NotFound" })
+    })
+  )
+
+  it.effect("a JSON body nested 3,000 deep is a one-line 400, signed in or not", () =>
+    Effect.gen(function* () {
+      const { base } = yield* TestServer
+      const deep = `${"[".repeat(3000)}${"]".repeat(3000)}`
+      const nobody = yield* send(base, "POST", "/api/session", { raw: deep })
+      expect(nobody.status).toBe(400)
+      expect(messageOf(nobody)).toBe("JSON body nested deeper than 32 levels")
+      const operator = yield* signIn("operator")
+      const admin = yield* signIn("admin")
+      const signedIn = yield* nothingAudited(admin, operator.post("/api/manual-add", undefined, { raw: `{"docs":${deep}}` }))
+      expect(signedIn.status).toBe(400)
+      expect(messageOf(signedIn)).toBe("JSON body nested deeper than 32 levels")
+      // A brace inside a string is not nesting.
+      const braces = yield* operator.post("/api/manual-add/validate", { doc: "[".repeat(100) })
+      expect(braces.status).toBe(400)
+      expect(messageOf(braces)).not.toMatch(/nested/)
+    })
+  )
+
+  it.effect("a NUL in a search or any query parameter is a one-line 400, even below 3 characters", () =>
+    Effect.gen(function* () {
+      const viewer = yield* signIn("viewer")
+      for (const q of ["%00", "a%00", "%00%00%00", "abc%00def"]) {
+        const reply = yield* viewer.get(`/api/jobs?q=${q}`)
+        expect(reply.status, q).toBe(400)
+        expect(messageOf(reply), q).toBe('query parameter "q" contains a NUL character')
+      }
+      const other = yield* viewer.get("/api/jobs?state=queued&service=%00")
+      expect(other.status).toBe(400)
+      expect(messageOf(other)).toBe('query parameter "service" contains a NUL character')
+      const nobody = yield* (yield* anonymous).get("/api/jobs?q=%00")
+      expect(nobody.status).toBe(400)
+    })
+  )
+
+  it.effect("refusals never echo more than 200 characters of the input", () =>
+    Effect.gen(function* () {
+      const operator = yield* signIn("operator")
+      const admin = yield* signIn("admin")
+      const long = "x".repeat(60_000)
+      const cases: ReadonlyArray<Effect.Effect<Reply>> = [
+        operator.post("/api/manual-add/validate", { doc: long }),
+        operator.post("/api/manual-add", { docs: [long] }),
+        operator.post("/api/manual-add", { docs: 5, extra: long }),
+        admin.put("/api/tunables", { values: { [long.slice(0, 30_000)]: 1 } }),
+        admin.put("/api/tunables", { values: { MAX_RETRIES: long } }),
+        operator.post("/api/manual-add", undefined, { raw: `{"docs": ["${long}` }),
+        operator.get(`/api/jobs?q=${"y".repeat(8_000)}`),
+        operator.get(`/api/${"z".repeat(8_000)}`)
+      ]
+      for (const [i, request] of cases.entries()) {
+        const reply = yield* request
+        expect(reply.status, `case ${i}`).toBeGreaterThanOrEqual(400)
+        expect(reply.status, `case ${i}`).toBeLessThan(500)
+        expect(messageOf(reply).length, `case ${i}: ${messageOf(reply).slice(0, 80)}`).toBeLessThanOrEqual(200)
+        expect(messageOf(reply), `case ${i}`).not.toContain("\n")
+        expect(reply.text.length, `case ${i}: the whole reply stays small`).toBeLessThan(4_000)
+      }
+    })
+  )
+
+  it.effect("tunable keys that are Object.prototype members are unknown tunables", () =>
+    Effect.gen(function* () {
+      const admin = yield* signIn("admin")
+      for (const key of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+        const reply = yield* nothingAudited(admin, admin.put("/api/tunables", undefined, { raw: `{"values":{"${key}":1}}` }))
+        expect(reply.status, key).toBe(400)
+        // JSON.parse makes "__proto__" an own key; the schema drops it, leaving an empty request.
+        expect(messageOf(reply), key).toMatch(key === "__proto__" ? /give at least one tunable/ : /unknown tunable/)
+      }
     })
   )
 })

@@ -3,12 +3,14 @@ import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Option, Stream } from "effect"
 import { Api, CurrentUser, NotFound } from "../../../schemas/api.ts"
 import { makeBatchReruns } from "../batchReruns.ts"
-import { SSE_PREAMBLE, sseEvent, sseResponse } from "../sse.ts"
+import { HttpAuth } from "../auth.ts"
+import { SSE_PREAMBLE, sessionSse, sseEvent } from "../sse.ts"
 import { execute, requireReport, requireRun, requireRuns } from "./commands.ts"
 
 export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
   Effect.gen(function* () {
     const batches = yield* makeBatchReruns
+    const auth = yield* HttpAuth
     const requireBatch = (id: string) =>
       Effect.flatMap(
         batches.get(id),
@@ -59,8 +61,9 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
       .handle("batchReruns", () => Effect.map(batches.list, (items) => ({ items })))
       .handle("batchRerunStatus", ({ path }) => requireBatch(path.batch))
       .handle("batchRerunStream", ({ path }) =>
-        Effect.map(requireBatch(path.batch), () =>
-          sseResponse(
+        Effect.flatMap(requireBatch(path.batch), () =>
+          sessionSse(
+            auth,
             Stream.concat(
               Stream.make(SSE_PREAMBLE),
               Stream.concat(

@@ -11,24 +11,25 @@ import { isActive } from "../../../schemas/job.ts"
 import { EventBus } from "../../events.ts"
 import { JobStore } from "../../store/jobs.ts"
 import { tailRunLog } from "../logs.ts"
-import { SSE_PREAMBLE, sseEvent, sseResponse } from "../sse.ts"
+import { HttpAuth } from "../auth.ts"
+import { SSE_PREAMBLE, sessionSse, sseEvent } from "../sse.ts"
 
 export const liveLive = (config: StaticConfig) =>
   HttpApiBuilder.group(Api, "live", (handlers) =>
     Effect.gen(function* () {
       const events = yield* EventBus
       const jobs = yield* JobStore
+      const auth = yield* HttpAuth
 
       return handlers
         .handle("events", () =>
-          Effect.succeed(
-            sseResponse(
-              Stream.unwrapScoped(
-                Effect.map(events.subscribe, (queue) =>
-                  Stream.concat(
-                    Stream.make(SSE_PREAMBLE),
-                    Stream.fromQueue(queue).pipe(Stream.map((event) => sseEvent(JSON.stringify(event))))
-                  )
+          sessionSse(
+            auth,
+            Stream.unwrapScoped(
+              Effect.map(events.subscribe, (queue) =>
+                Stream.concat(
+                  Stream.make(SSE_PREAMBLE),
+                  Stream.fromQueue(queue).pipe(Stream.map((event) => sseEvent(JSON.stringify(event))))
                 )
               )
             )
@@ -48,7 +49,7 @@ export const liveLive = (config: StaticConfig) =>
             const end = Stream.fromEffect(
               Effect.map(stateNow, (s) => sseEvent(JSON.stringify({ run: run.id, state: Option.getOrNull(s) }), "end"))
             )
-            return sseResponse(Stream.concat(Stream.make(SSE_PREAMBLE), Stream.concat(lines, end)))
+            return yield* sessionSse(auth, Stream.concat(Stream.make(SSE_PREAMBLE), Stream.concat(lines, end)))
           })
         )
     })
