@@ -128,7 +128,7 @@ export const ManualAddModal = (props: { readonly onClose: () => void }) => {
           or upload a CSV (one report_id per line):
           <input
             type="file"
-            aria-label="Upload a CSV of report ids"
+            aria-label="CSV upload, one id per line"
             accept=".csv,text/csv,text/plain"
             onChange={(e) => {
               const file = e.currentTarget.files?.[0]

@@ -2,10 +2,12 @@
  * Restart-required values that are stored but not yet running, and the
  * administrator's "Restart now". The allocator stops in order and exits with
  * code 75; systemd (Restart=always) or the `make run` launcher starts it
- * again. The page notices the new process by its start time, which it reads
- * again after the event stream reconnects; nothing is reloaded.
+ * again. The page notices the new process by its start time. The dashboard
+ * server may stay up while the kernel restarts, so the event stream need not
+ * drop: while a restart is awaited, and only then, the status is asked for
+ * once a second (for at most RESTART_WAIT_MS). Nothing is reloaded.
  */
-import { createSignal, For, Match, Show, Switch } from "solid-js"
+import { createEffect, createSignal, For, Match, onCleanup, Show, Switch } from "solid-js"
 import { useDashboard } from "../../data/dashboard.tsx"
 import { useEvents } from "../../data/events.tsx"
 import { formatTime } from "../../data/format.ts"
@@ -13,6 +15,8 @@ import { useNotices } from "../../data/notices.tsx"
 import { useSession } from "../../data/session.tsx"
 import { ActionButton } from "../../ui/button.tsx"
 import { CopyButton } from "../../ui/copy-button.tsx"
+
+const RESTART_WAIT_MS = 180_000
 
 export const RestartPanel = (props: { readonly always?: boolean }) => {
   const data = useDashboard()
@@ -29,6 +33,15 @@ export const RestartPanel = (props: { readonly always?: boolean }) => {
     return before !== undefined && now !== undefined && now !== before
   }
   const restarting = () => askedAt() !== undefined && !restarted()
+  createEffect(() => {
+    if (!restarting()) return
+    const since = Date.now()
+    const timer = setInterval(() => {
+      if (Date.now() - since > RESTART_WAIT_MS) clearInterval(timer)
+      else void data.restart.refetch()
+    }, 1000)
+    onCleanup(() => clearInterval(timer))
+  })
   const command = () => data.sysadmin.value.snippets.find((s) => s.id === "restart")?.command
 
   const restartNow = async () => {
