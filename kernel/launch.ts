@@ -31,11 +31,12 @@ export const RESTART_REQUESTED = 75
 /** A kernel that keeps asking for restarts faster than this is stopped instead of looping. */
 const MIN_RESTART_INTERVAL_MS = 2_000
 
-const bundle = (path: string) => fileURLToPath(new URL(path, import.meta.url))
-const KERNEL = bundle("./main.js")
+/** Bundles by their place in the tree (the build gives `import.meta.url` this source file's URL). */
+const bundle = (path: string) => fileURLToPath(new URL(`../dist/kernel/${path}`, import.meta.url))
+const KERNEL = bundle("main.js")
 const OPTIONAL = {
-  host: bundle("./exechost/main.js"),
-  dashboard: bundle("./dashboard/main.js")
+  host: bundle("exechost/main.js"),
+  dashboard: bundle("dashboard/main.js")
 }
 const args = process.argv.slice(2)
 
