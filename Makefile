@@ -74,8 +74,8 @@ build: $(BUNDLE_STAMP) $(UI_STAMP) $(MONITOR)
 ui: $(UI_STAMP)
 
 test: deps system-deps $(MONITOR) typecheck
-	npx vitest run --reporter=default --reporter=json --outputFile=.data/vitest-results.json
-	@node -e 'const r = require("./.data/vitest-results.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed`)'
+	@status=0; npx vitest run --reporter=default --reporter=json --outputFile=.data/vitest-results.json || status=$$?; \
+	node test/support/summary.mjs .data/vitest-results.json || status=1; exit $$status
 
 # Compiled JavaScript only (no tsx): the launcher starts the host, the kernel and the dashboard server,
 # restarts the kernel when it exits 75 ("restart requested"), and stops them all on Ctrl-C.
@@ -91,8 +91,10 @@ replay-update: deps
 bench: deps system-deps build
 	$(TSX) test/bench/run.ts
 
+# ARGS reaches the script through the environment, untouched: the shell would strip the JSON's quotes.
+demo-doc: export LOMI_DEMO_DOC_ARGS = $(ARGS)
 demo-doc: deps
-	$(TSX) kernel/firestore/demo-doc.ts --data-dir .data $(ARGS)
+	$(TSX) kernel/firestore/demo-doc.ts --data-dir "$(or $(DATA_DIR),.data)" --args-from-env
 
 patient-info: deps
 	$(TSX) kernel/cli/patientInfo.ts "$(REPORT)" $(if $(FORCE),--force,)

@@ -38,7 +38,7 @@ interface Invocation {
 }
 
 const parseJsonObject = (text: string): Effect.Effect<ReportData, CliError> =>
-  Effect.try({ try: (): unknown => JSON.parse(text), catch: () => cliError(`not valid JSON: ${text}`) }).pipe(
+  Effect.try({ try: (): unknown => JSON.parse(text), catch: () => cliError(`not valid JSON: ${text.length > 120 ? `${text.slice(0, 120)}…` : text}`) }).pipe(
     Effect.filterOrFail(
       (value): value is ReportData => typeof value === "object" && value !== null && !Array.isArray(value),
       () => cliError("the document must be a JSON object")
@@ -87,8 +87,35 @@ const readEmulatorHost = (dataDir: string) =>
     return found
   })
 
+/**
+ * `make demo-doc ARGS='set demo-x {"status":"Data Ready"}'` hands ARGS over
+ * untouched in LOMI_DEMO_DOC_ARGS (`--args-from-env`): words up to the JSON,
+ * then the JSON as written, spaces and quotes included (a pair of quotes
+ * around it is dropped).
+ */
+export const splitArgsText = (text: string): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  let rest = text.trim()
+  while (rest !== "") {
+    if (rest.startsWith("{") || rest.startsWith("'{") || rest.startsWith('"{')) {
+      const quoted = /^(['"])([\s\S]*)\1$/.exec(rest)
+      out.push(quoted?.[2] ?? rest)
+      break
+    }
+    const word = /^\S+/.exec(rest)?.[0] ?? rest
+    out.push(word)
+    rest = rest.slice(word.length).trimStart()
+  }
+  return out
+}
+
+const commandLine = (argv: ReadonlyArray<string>): ReadonlyArray<string> =>
+  argv.includes("--args-from-env")
+    ? [...argv.filter((a) => a !== "--args-from-env"), ...splitArgsText(process.env.LOMI_DEMO_DOC_ARGS ?? "")]
+    : argv
+
 const program = Effect.gen(function* () {
-  const { dataDir, collection, command } = yield* parseArgs(process.argv.slice(2))
+  const { dataDir, collection, command } = yield* parseArgs(commandLine(process.argv.slice(2)))
   const { host, projectId } = yield* readEmulatorHost(dataDir)
   // firebase-admin reads this when the client is created: all traffic goes to the emulator.
   process.env.FIRESTORE_EMULATOR_HOST = host

@@ -105,11 +105,19 @@ describe("embedded emulator from the static config", () => {
       const patched = yield* cli("patch", "demo-omni-03", JSON.stringify({ status: DATA_READY }))
       expect(patched.stdout).toContain('reports/demo-omni-03 {"status":"Data Ready"')
       expect((yield* port.getReport("demo-omni-03"))?.status).toBe(DATA_READY)
+      // The README's form, through make: ARGS arrives as one word holding quotes and spaces.
+      const viaMake = yield* Effect.promise(() =>
+        run("make", ["-s", "demo-doc", `DATA_DIR=${dataDir}`, 'ARGS=set demo-x {"status":"Data Ready","service":"Epi-Insight","patientId":"P-1001","patientName":"Ada L"}'], {
+          env: { ...process.env, FIRESTORE_EMULATOR_HOST: "" }
+        })
+      )
+      expect(viaMake.stdout).toContain('reports/demo-x {"status":"Data Ready"')
+      expect((yield* port.getReport("demo-x"))?.patientName).toBe("Ada L")
       yield* cli("delete", "demo-gen-04")
       expect(yield* port.getReport("demo-gen-04")).toBeUndefined()
 
       yield* Scope.close(scope, Exit.void)
       expect(yield* exists(hostFile)).toBe(false)
       expect(process.env.FIRESTORE_EMULATOR_HOST).toBeUndefined()
-    }), { timeout: 120_000 })
+    }), { timeout: 300_000 })
 })
