@@ -1,7 +1,9 @@
 /**
- * The bubblewrap executor with real bwrap and real processes: isolation (what
- * a pipeline must not be able to touch) and transparency (what must work as
- * if it ran on the real trees), plus the scratch lifecycle.
+ * The bubblewrap executor (the ProcessPort wrapper over the sandbox launcher)
+ * with real bwrap and real processes: isolation (what a pipeline must not be
+ * able to touch), transparency (what must work as if it ran on the real
+ * trees), store.md rule 15 (changes reach P's folders only on exit 0), plus
+ * the run dir's lifecycle. The attack catalogue is test/isolation/.
  */
 import { spawn } from "node:child_process"
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
@@ -82,7 +84,9 @@ describe("sandbox executor", () => {
     world = makeWorld()
     seedRepo(world)
     seedPatient(world, "P001")
+    mkdirSync(path.join(world.root, "data"), { recursive: true })
     options = sandboxOptions(world, {
+      hidden: [path.join(world.root, "data")],
       repoWriteWhitelist: [
         [REPO, "output"],
         [REPO, "style.css"],
@@ -100,8 +104,7 @@ describe("sandbox executor", () => {
       "/etc": () => "/etc/lomi-write-test",
       "/usr": () => "/usr/lomi-write-test",
       "the pipeline repo (not whitelisted)": () => path.join(world.pipelines, REPO, "src", "new.py"),
-      "the real patient base": () => path.join(world.base, "P001", "escape.txt"),
-      "the real user-data tree": () => path.join(world.user, "P001", "escape.txt"),
+      "the allocator's data dir (hidden, read-only)": () => path.join(world.root, "data", "escape.txt"),
       // A checkout under /tmp sits in the sandbox's private tmpfs, where writes are allowed and vanish.
       ...(repoRoot.startsWith("/tmp/") ? {} : { "the daemon's working directory": () => path.join(repoRoot, "lomi-escape.txt") }),
       "host /var/tmp": () => `/var/tmp/lomi-escape-${process.pid}`,
@@ -224,7 +227,7 @@ describe("sandbox executor", () => {
         const before = statSync(real)
         const spec = snippetSpec(
           world,
-          'printf "edited\\n" > "$LOMI_BASE_DIR/$2/input.txt"; echo EDITED; while [ ! -e "$LOMI_BASE_DIR/$2/go" ]; do sleep 0.05; done',
+          'printf "edited\\n" > "$LOMI_BASE_DIR/$2/input.txt"; echo EDITED; while [ ! -e "$HOME/.cache/go-$1" ]; do sleep 0.05; done',
           { patientId }
         )
         yield* Effect.scoped(
@@ -233,7 +236,7 @@ describe("sandbox executor", () => {
             yield* eventually(logHas(spec, "EDITED"))
             expect(readFileSync(real, "utf8")).toBe("original input\n")
             expect(statSync(real).ino).toBe(before.ino)
-            writeFileSync(path.join(runDirOf(world, spec), "base", patientId, "go"), "")
+            writeFileSync(path.join(world.cache, `go-${spec.docId}`), "")
             expect((yield* running.exit).code).toBe(0)
           })
         )
@@ -243,7 +246,7 @@ describe("sandbox executor", () => {
     )
   )
 
-  it.live("a large (hard-linked) input replaced by rename is copy-on-write: the real file is untouched until copy-back", () =>
+  it.live("a large input replaced by rename is copy-on-write: the real file is untouched until the commit", () =>
     quiet(
       Effect.gen(function* () {
         const patientId = freshPatient(world)
@@ -251,7 +254,7 @@ describe("sandbox executor", () => {
         const ino = statSync(real).ino
         const spec = snippetSpec(
           world,
-          'f="$LOMI_BASE_DIR/$2/big.bin"; cp "$f" "$f.tmp"; printf tail >> "$f.tmp"; mv "$f.tmp" "$f"; echo REPLACED; while [ ! -e "$LOMI_BASE_DIR/$2/go" ]; do sleep 0.05; done',
+          'f="$LOMI_BASE_DIR/$2/big.bin"; cp "$f" "$f.tmp"; printf tail >> "$f.tmp"; mv "$f.tmp" "$f"; echo REPLACED; while [ ! -e "$HOME/.cache/go-$1" ]; do sleep 0.05; done',
           { patientId }
         )
         yield* Effect.scoped(
@@ -260,7 +263,7 @@ describe("sandbox executor", () => {
             yield* eventually(logHas(spec, "REPLACED"))
             expect(statSync(real).size).toBe(2 * MiB)
             expect(statSync(real).ino).toBe(ino)
-            writeFileSync(path.join(runDirOf(world, spec), "base", patientId, "go"), "")
+            writeFileSync(path.join(world.cache, `go-${spec.docId}`), "")
             yield* running.exit
           })
         )
@@ -269,13 +272,27 @@ describe("sandbox executor", () => {
     )
   )
 
-  it.live("documented trade-off: appending in place to a large hard-linked input reaches the real file at once", () =>
+  it.live("appending in place to a large input reaches the real file only at the commit (exit 0)", () =>
     quiet(
       Effect.gen(function* () {
         const patientId = freshPatient(world)
         const real = path.join(world.base, patientId, "big.bin")
-        const spec = snippetSpec(world, 'printf tail >> "$LOMI_BASE_DIR/$2/big.bin"', { patientId })
-        expect((yield* runToExit(port, spec)).code).toBe(0)
+        const ino = statSync(real).ino
+        const spec = snippetSpec(
+          world,
+          'printf tail >> "$LOMI_BASE_DIR/$2/big.bin"; echo APPENDED; while [ ! -e "$HOME/.cache/go-$1" ]; do sleep 0.05; done',
+          { patientId }
+        )
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const running = yield* port.start(spec)
+            yield* eventually(logHas(spec, "APPENDED"))
+            expect(statSync(real).size).toBe(2 * MiB)
+            expect(statSync(real).ino).toBe(ino)
+            writeFileSync(path.join(world.cache, `go-${spec.docId}`), "")
+            expect((yield* running.exit).code).toBe(0)
+          })
+        )
         expect(statSync(real).size).toBe(2 * MiB + 4)
       })
     )
@@ -298,7 +315,7 @@ describe("sandbox executor", () => {
     )
   )
 
-  it.live("LOMI_BASE_DIR / LOMI_USER_DIR point into the scratch; args, service env and defaults pass through", () =>
+  it.live("LOMI_BASE_DIR / LOMI_USER_DIR are the real roots (P's folder is its copy-on-write view); args, service env and defaults pass through", () =>
     quiet(
       Effect.gen(function* () {
         const spec = makeSpec(world, {
@@ -309,10 +326,9 @@ describe("sandbox executor", () => {
         })
         yield* runToExit(port, spec)
         const log = readLog(spec)
-        const runDir = runDirOf(world, spec)
         expect(log).toContain("args: docS P001 Gen-Decoder")
-        expect(log).toContain(`LOMI_BASE_DIR=${runDir}/base\n`)
-        expect(log).toContain(`LOMI_USER_DIR=${runDir}/user-data\n`)
+        expect(log).toContain(`LOMI_BASE_DIR=${world.base}\n`)
+        expect(log).toContain(`LOMI_USER_DIR=${world.user}\n`)
         expect(log).toContain("LOMI_MINICONDA_BASE=/opt/conda-test\n")
         expect(log).toContain("PYTHONDONTWRITEBYTECODE=1\n")
         expect(log).toContain("LOMI_TEST_EXTRA=x1\n")
@@ -348,12 +364,16 @@ describe("sandbox executor", () => {
     )
   )
 
-  it.live("an output written beside the patient's folder comes back too", () =>
-    quiet(
+  it.live("an output written beside the patient's folder is refused: nothing committed, the success becomes exit 1", () =>
+    silent(
       Effect.gen(function* () {
-        const spec = snippetSpec(world, 'echo "$2,done" > "$LOMI_BASE_DIR/summary-$1.csv"')
-        yield* runToExit(port, spec)
-        expect(readFileSync(path.join(world.base, `summary-${spec.docId}.csv`), "utf8")).toBe("P001,done\n")
+        const patientId = freshPatient(world)
+        const spec = snippetSpec(world, 'echo mine > "$LOMI_BASE_DIR/$2/mine.txt"; echo "$2,done" > "$LOMI_BASE_DIR/summary-$1.csv"', { patientId })
+        expect(yield* runToExit(port, spec)).toEqual({ code: 1, signal: null })
+        expect(existsSync(path.join(world.base, `summary-${spec.docId}.csv`))).toBe(false)
+        expect(existsSync(path.join(world.base, patientId, "mine.txt"))).toBe(false)
+        expect(readLog(spec)).toContain(`refused ${world.base}/summary-${spec.docId}.csv: written outside patient ${patientId}'s folder`)
+        expect(existsSync(runDirOf(world, spec))).toBe(false)
       })
     )
   )
@@ -376,7 +396,7 @@ describe("sandbox executor", () => {
       Effect.gen(function* () {
         const patientId = freshPatient(world)
         const real = path.join(world.base, patientId, "input.txt")
-        const spec = snippetSpec(world, 'echo WAITING; while [ ! -e "$LOMI_BASE_DIR/$2/go" ]; do sleep 0.05; done', {
+        const spec = snippetSpec(world, 'echo WAITING; while [ ! -e "$HOME/.cache/go-$1" ]; do sleep 0.05; done', {
           patientId
         })
         yield* Effect.scoped(
@@ -384,7 +404,7 @@ describe("sandbox executor", () => {
             const running = yield* port.start(spec)
             yield* eventually(logHas(spec, "WAITING"))
             writeFileSync(real, "updated by another run\n")
-            writeFileSync(path.join(runDirOf(world, spec), "base", patientId, "go"), "")
+            writeFileSync(path.join(world.cache, `go-${spec.docId}`), "")
             yield* running.exit
           })
         )
@@ -393,15 +413,20 @@ describe("sandbox executor", () => {
     )
   )
 
-  it.live("deletions inside the sandbox are not propagated", () =>
+  it.live("deletions propagate on exit 0, and only then", () =>
     quiet(
       Effect.gen(function* () {
         const patientId = freshPatient(world)
-        const spec = snippetSpec(world, 'rm -r "$LOMI_BASE_DIR/$2/sub" "$LOMI_USER_DIR/$2/prior.json" && echo GONE', { patientId })
-        yield* runToExit(port, spec)
-        expect(readLog(spec)).toContain("GONE")
+        const failed = snippetSpec(world, 'rm -r "$LOMI_BASE_DIR/$2/sub" "$LOMI_USER_DIR/$2/prior.json" && echo GONE; exit 4', { patientId })
+        expect((yield* runToExit(port, failed)).code).toBe(4)
         expect(existsSync(path.join(world.base, patientId, "sub", "nested.txt"))).toBe(true)
         expect(existsSync(path.join(world.user, patientId, "prior.json"))).toBe(true)
+        const spec = snippetSpec(world, 'rm -r "$LOMI_BASE_DIR/$2/sub" "$LOMI_USER_DIR/$2/prior.json" && echo GONE', { patientId })
+        expect((yield* runToExit(port, spec)).code).toBe(0)
+        expect(readLog(spec)).toContain("GONE")
+        expect(existsSync(path.join(world.base, patientId, "sub"))).toBe(false)
+        expect(existsSync(path.join(world.user, patientId, "prior.json"))).toBe(false)
+        expect(existsSync(path.join(world.base, patientId, "input.txt"))).toBe(true)
       })
     )
   )
@@ -477,7 +502,7 @@ describe("sandbox executor", () => {
     )
   )
 
-  it.live("copy-back never writes through a symlink of the real tree", () =>
+  it.live("the commit never writes through a symlink of the real tree (it replaces the symlink)", () =>
     silent(
       Effect.gen(function* () {
         const patientId = freshPatient(world)
@@ -489,9 +514,10 @@ describe("sandbox executor", () => {
           'rm "$LOMI_BASE_DIR/$2/link" && mkdir "$LOMI_BASE_DIR/$2/link" && echo x > "$LOMI_BASE_DIR/$2/link/planted"',
           { patientId }
         )
-        expect((yield* runToExit(port, spec)).code).toBe(1)
+        expect((yield* runToExit(port, spec)).code).toBe(0)
         expect(existsSync(path.join(outside, "planted"))).toBe(false)
-        yield* port.sweepStale
+        expect(lstatSync(path.join(world.base, patientId, "link")).isDirectory()).toBe(true)
+        expect(readFileSync(path.join(world.base, patientId, "link", "planted"), "utf8")).toBe("x\n")
       })
     )
   )
@@ -543,7 +569,7 @@ describe("sandbox executor", () => {
       )
     )
 
-    it.live("a kill ends the sandbox (grandchild included), brings outputs back and removes the scratch", () =>
+    it.live("a kill ends the sandbox (grandchild included), commits nothing and removes the run dir", () =>
       quiet(
         Effect.gen(function* () {
           const patientId = freshPatient(world)
@@ -563,23 +589,25 @@ describe("sandbox executor", () => {
           yield* eventually(
             Effect.sync(() => (pidsMatching(token).length === 0 && groupPids(running.pid ?? -1).length === 0 ? true : undefined))
           )
-          expect(readFileSync(path.join(world.user, patientId, "partial.txt"), "utf8")).toBe("partial\n")
+          expect(existsSync(path.join(world.user, patientId, "partial.txt"))).toBe(false)
+          expect(readLog(spec)).toContain(`new ${world.user}/${patientId}/partial.txt`)
           expect(existsSync(runDirOf(world, spec))).toBe(false)
         })
       )
     )
 
-    it.live("a failed copy-back keeps the scratch and turns a success into exit code 1", () =>
+    it.live("a directory replaced by a file (and the reverse) is committed on exit 0", () =>
       silent(
         Effect.gen(function* () {
           const patientId = freshPatient(world)
-          // The real tree has a directory where the run leaves a file: it cannot be moved back.
-          const spec = snippetSpec(world, 'rm -r "$LOMI_BASE_DIR/$2/sub" && echo file > "$LOMI_BASE_DIR/$2/sub"', { patientId })
-          const exit = yield* runToExit(port, spec)
-          expect(exit).toEqual({ code: 1, signal: null })
-          expect(existsSync(runDirOf(world, spec))).toBe(true)
-          expect(lstatSync(path.join(world.base, patientId, "sub")).isDirectory()).toBe(true)
-          expect(yield* port.sweepStale).toBeGreaterThanOrEqual(1)
+          const spec = snippetSpec(
+            world,
+            'rm -r "$LOMI_BASE_DIR/$2/sub" && echo file > "$LOMI_BASE_DIR/$2/sub" && rm "$LOMI_BASE_DIR/$2/input.txt" && mkdir "$LOMI_BASE_DIR/$2/input.txt"',
+            { patientId }
+          )
+          expect(yield* runToExit(port, spec)).toEqual({ code: 0, signal: null })
+          expect(readFileSync(path.join(world.base, patientId, "sub"), "utf8")).toBe("file\n")
+          expect(lstatSync(path.join(world.base, patientId, "input.txt")).isDirectory()).toBe(true)
           expect(existsSync(runDirOf(world, spec))).toBe(false)
         })
       )
@@ -708,11 +736,12 @@ describe("sandbox executor", () => {
       )
     )
 
-    it.live("demo runners work sandboxed: temp-fail counter and edited OCR survive via copy-back", () =>
+    it.live("demo runners work sandboxed: the temp-fail counter (in the cache) and the edited OCR (a hidden data-dir file named in env)", () =>
       quiet(
         Effect.gen(function* () {
           const patientId = freshPatient(world)
-          const ocr = path.join(world.root, "ocr-edited.json")
+          const ocr = path.join(world.root, "data", "ocr-edited.json")
+          mkdirSync(path.dirname(ocr), { recursive: true })
           writeFileSync(ocr, '{"edited":"yes"}\n')
           const env = { LOMI_DEMO_SECONDS: "0", LOMI_DEMO_OUTCOME: "tempfail:1", LOMI_OCR_FILE: ocr }
           const first = makeSpec(world, { script: demoScript("run_omni_health.sh"), service: "Omni-Health", patientId, env })

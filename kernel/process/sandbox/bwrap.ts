@@ -16,7 +16,7 @@
  * Mount order inside bwrap matters (later mounts cover earlier ones):
  *   / read-only, /dev, /proc with /proc/sys read-only
  *   /tmp a private tmpfs, then what the run needs from the host's /tmp, read-only
- *   hidden paths: an empty tmpfs over directories, /dev/null over files
+ *   hidden paths: an empty tmpfs over directories (made read-only at the end), /dev/null over files
  *   the patient roots: a shell with only P's mount point, and P's overlay in it
  *   the cache, the attempt's log file, the whitelisted repo copies (read-write)
  */
@@ -68,7 +68,9 @@ export const bwrapArgs = (plan: JailPlan): Array<string> => [
   ...plan.trees.flatMap((t) => ["--bind", t.shell, t.root, "--bind", t.merged, t.real]),
   ...(plan.cache === undefined ? [] : ["--bind", plan.cache.source, plan.cache.target]),
   "--bind", plan.logFile, plan.logFile,
-  ...plan.repoBinds.flatMap((b) => ["--bind", b.source, b.target])
+  ...plan.repoBinds.flatMap((b) => ["--bind", b.source, b.target]),
+  // Last, once the mount points inside them exist: a write into a hidden dir fails (EROFS) instead of vanishing.
+  ...plan.hiddenDirs.flatMap((p) => ["--remount-ro", p])
 ]
 
 /** Single-quotes a word for sh. */

@@ -25,7 +25,7 @@ import type { Launch, Launcher, RawExit } from "../launch.ts"
 import { copyTree, removeTree } from "../scratch.ts"
 import { bwrapArgs, launchScript, listingScript, mountScript, unmountablePath, type Bind, type ChainPlan } from "./bwrap.ts"
 import { computeChanges, describeUpper } from "./changes.ts"
-import { recoverJournal, runCommit, writeAtomic } from "./commit.ts"
+import { recoverJournal, runCommit, writeAtomic, type CommitProbe } from "./commit.ts"
 import { cgroupsUsable, closeRunCgroups, createRunCgroups, prlimitArgs, resolveLimits, type RunLimits } from "./limits.ts"
 import { runDirPattern, runLayout, type RunLayout, type RunPlan, type TreeName, type TreePlan } from "./layout.ts"
 
@@ -53,6 +53,8 @@ export interface SandboxLauncherOptions {
   /** Added to every run's environment after the service's (the plain launcher's instance tag, say). */
   readonly extraEnv?: Readonly<Record<string, string>> | undefined
   readonly tools?: { readonly sh?: string; readonly unshare?: string; readonly prlimit?: string } | undefined
+  /** Called between the steps of a commit (the crash test slows commits down with it). */
+  readonly commitProbe?: CommitProbe | undefined
 }
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error))
@@ -371,7 +373,7 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
             return exit
           }
           for (const w of changes.strayWhiteouts) fs.rmSync(w, { force: true })
-          runCommit(layout.journal, spec.runId, changes.ops, record(success))
+          runCommit(layout.journal, spec.runId, changes.ops, record(success), options.commitProbe)
           yield* appendLog(spec.logFile, [`exit 0: committed ${changes.ops.length} change(s) to patient ${plan.patientId}'s folders`])
           return success
         }).pipe(
