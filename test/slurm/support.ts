@@ -21,14 +21,17 @@ export interface World {
   readonly stateDir: string
   readonly base: string
   readonly user: string
+  /** argv of the attempt runner compiled for these tests (runner-build.ts). */
+  readonly runner: ReadonlyArray<string>
   readonly cleanup: () => void
 }
 
 /** Under /var/tmp (not /tmp): a sandboxed run gets a private /tmp, and the state folder must be shared with the node. */
-export const makeWorld = (): World => {
+export const makeWorld = (runner: ReadonlyArray<string>): World => {
   mkdirSync("/var/tmp", { recursive: true })
   const root = mkdtempSync(join(process.env["LOMI_SLURM_TEST_DIR"] ?? "/var/tmp", "lomi-slurm-test-"))
-  const world = {
+  const world: World = {
+    runner,
     root,
     dataDir: join(root, "data"),
     stateDir: join(root, "data", "slurm"),
@@ -48,7 +51,8 @@ export const slurmConfig = (cluster: SlurmCluster, overrides: Partial<SlurmConfi
   services: { "Gen-Decoder": resources, "Epi-Insight": resources, "Omni-Health": resources },
   sbatchOptions: [],
   pollIntervalMs: 200,
-  commandTimeoutMs: 3000,
+  // The production default: this machine is shared and at times very loaded.
+  commandTimeoutMs: 10_000,
   binDir: cluster.binDir,
   ...overrides
 })
@@ -60,8 +64,8 @@ export const executorOptions = (
 ): SlurmExecutorOptions => ({
   slurm: slurmConfig(cluster),
   stateDir: world.stateDir,
-  // The source, never a possibly stale dist/ bundle.
-  runner: [join(repoRoot, "node_modules/.bin/tsx"), join(repoRoot, "kernel/process/slurm/run-attempt.ts")],
+  // Built from the current source by the test (runner-build.ts), never a possibly stale dist/ bundle.
+  runner: world.runner,
   paths: { patientBaseDir: world.base, userDataDir: world.user, minicondaBase: "", pipelinesRoot: join(world.root, "pipelines") },
   sandbox: { scratchRoot: join(world.root, "scratch"), bwrapPath: "bwrap", repoWriteWhitelist: [] },
   sandboxEnabled: false,

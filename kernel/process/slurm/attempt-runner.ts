@@ -12,7 +12,7 @@
  * The command-line entry is `run-attempt.ts`; tests give their own launcher choice.
  */
 import { hostname } from "node:os"
-import { Clock, DateTime, Deferred, Duration, Effect, Exit } from "effect"
+import { Clock, DateTime, Deferred, Duration, Effect, Exit, Option } from "effect"
 import type { AttemptFile, RecordedExit } from "../../../schemas/slurm.ts"
 import type { PipelineExit } from "../../ports/executor.ts"
 import { spawnGroup } from "../group.ts"
@@ -109,6 +109,9 @@ export const runAttempt = (runDir: string, launcherFor: (attempt: AttemptFile) =
       timedOut: ran.ending._tag === "TimedOut"
     }
     const exit = yield* launcher.finish(spec, raw)
-    return yield* record(runDir, exit, ran.ending._tag === "Signalled" ? ran.ending.by : undefined)
+    // scancel --full and a time limit signal the pipeline too, which may exit before our handler runs.
+    const pending = Option.getOrUndefined(yield* Deferred.poll(signalled))
+    const by = ran.ending._tag === "Signalled" ? ran.ending.by : pending === undefined ? undefined : yield* pending
+    return yield* record(runDir, exit, by)
   })
 

@@ -363,10 +363,19 @@ export const makeSlurmExecutor = (
       Effect.gen(function* () {
         const out = new Map<number, RunStatus>()
         const jobs = new Map<number, string>()
+        const docs = new Map<number, string>()
         for (const runId of runIds) {
+          // The record on the shared filesystem is the truth: gone means acknowledged (perhaps by another allocator).
+          const record = yield* readRecord(options.stateDir, runId)
+          if (record.attempt === undefined && record.jobId === undefined && record.exit === undefined) {
+            followed.delete(runId)
+            out.set(runId, { _tag: "Unknown" })
+            continue
+          }
           const known = yield* knownJobId(runId)
           if (known !== undefined) {
             jobs.set(runId, known.jobId)
+            docs.set(runId, known.docId)
             continue
           }
           const recorded = yield* readExit(runDir(options.stateDir, runId))
@@ -380,6 +389,8 @@ export const makeSlurmExecutor = (
         const states = yield* jobStates([...jobs.values()])
         for (const [runId, jobId] of jobs) {
           const outcome = yield* resolve(runId, jobId, states.get(jobId))
+          // A running job is followed from now on (live view, and its exit is awaited anyway).
+          if (outcome._tag === "Active") yield* follow(runId, docs.get(runId) ?? "", jobId)
           out.set(
             runId,
             outcome._tag === "Active"

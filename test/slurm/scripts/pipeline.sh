@@ -3,6 +3,7 @@
 # LOMI_TEST_RUNS: file that gets one line per start (to prove nothing runs twice)
 # LOMI_TEST_WAIT_FILE: wait until this file exists before exiting
 # LOMI_TEST_CHILDREN: start this many background sleeps, pids into LOMI_TEST_PIDS, then wait for ever
+# LOMI_TEST_SLEEP_MS: sleep this long before exiting
 # LOMI_TEST_EXIT: exit code (default 0)
 echo "pipeline $1 patient $2 service $3 on $(hostname) job ${SLURM_JOB_ID:-none}"
 [ -n "$LOMI_TEST_RUNS" ] && echo "start $1" >> "$LOMI_TEST_RUNS"
@@ -13,6 +14,9 @@ if [ -n "$LOMI_TEST_CHILDREN" ]; then
 fi
 if [ -n "$LOMI_TEST_WAIT_FILE" ]; then
   while [ ! -e "$LOMI_TEST_WAIT_FILE" ]; do sleep 0.1; done
+fi
+if [ -n "$LOMI_TEST_SLEEP_MS" ]; then
+  sleep "$(printf '%d.%03d' $((LOMI_TEST_SLEEP_MS / 1000)) $((LOMI_TEST_SLEEP_MS % 1000)))"
 fi
 if [ -n "$LOMI_TEST_WRITE" ]; then
   echo "written by $1" > "$LOMI_BASE_DIR/$2/$LOMI_TEST_WRITE"
