@@ -4,7 +4,7 @@
  * launcher passes its execArgv on to the processes it starts). Product code
  * knows nothing of it.
  *
- * Every 250 ms it writes `<LOMI_BENCH_PROBE_DIR>/<role>.json`: the process's
+ * Every second it writes `<LOMI_BENCH_PROBE_DIR>/<role>.json`: the process's
  * CPU time, RSS, heap, peak RSS, and event-loop delay (p50/p99/max) since the
  * last SIGUSR2, which starts a new measurement window (the bench sends it
  * right before a burst). `role` is the entry's name: launcher, kernel,
@@ -58,7 +58,7 @@ if (dir !== undefined && dir !== "") {
       // the bench removed the directory: nothing left to report to
     }
   }
-  const timer = setInterval(write, 250)
+  const timer = setInterval(write, 1000)
   timer.unref()
   write()
 }

@@ -312,7 +312,7 @@ const burst = async (s: Started, firestore: Firestore, prefix: string, count: nu
   const before = readProbe(s.probeDir, "kernel")
   if (before === undefined) throw new Error("no kernel probe")
   process.kill(before.pid, "SIGUSR2")
-  await sleep(300)
+  await sleep(1200)
   const cpuBefore = readProbe(s.probeDir, "kernel")?.cpuMs ?? before.cpuMs
   const began = performance.now()
   await writeReports(firestore, prefix, count)
@@ -321,7 +321,7 @@ const burst = async (s: Started, firestore: Firestore, prefix: string, count: nu
     return c.ok + c.bad >= count ? c : undefined
   })
   const wall = performance.now() - began
-  await sleep(300)
+  await sleep(1200)
   const after = readProbe(s.probeDir, "kernel")
   if (after === undefined) throw new Error("no kernel probe")
   return {
