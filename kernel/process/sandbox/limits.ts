@@ -98,11 +98,12 @@ export const closeRunCgroups = (cg: RunCgroups): CgroupVerdict => {
     memoryHit: readNumber(path.join(cg.memory, "memory.failcnt")) > 0,
     pidsHit: readNumber(path.join(cg.pids, "pids.events"), /max (\d+)/) > 0
   }
-  for (const dir of [cg.pids, cg.memory]) {
+  // The run's group, then this host's parent group when no other run is left in it.
+  for (const dir of [cg.pids, cg.memory, path.dirname(cg.pids), path.dirname(cg.memory)]) {
     try {
       rmdirSync(dir)
     } catch {
-      // Already gone, or a straggler still inside (the monitor ends the group first).
+      // Already gone, busy with another run, or a straggler still inside (the monitor ends the group first).
     }
   }
   return verdict
