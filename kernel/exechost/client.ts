@@ -193,7 +193,7 @@ export const makeExecHostExecutor = (options: ExecHostClientOptions): Effect.Eff
 export const stopAllPipelines = (dataDir: string, grace: Duration.Duration) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const client = yield* connect({ socketPath: hostSocket(dataDir), protocol: HostProtocol })
+      const client = yield* connect({ socketPath: hostSocket(dataDir), protocol: HostProtocol, onEvent: () => Effect.void })
       yield* client.awaitConnected("5 seconds")
       return yield* client.call(new StopAll({ graceMs: Duration.toMillis(grace) }), Duration.sum(grace, Duration.seconds(60)))
     })

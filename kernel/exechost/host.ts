@@ -106,6 +106,10 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
       Effect.gen(function* () {
         const launcher = yield* Effect.either(options.launcherFor(t.record.sandbox))
         if (raw === undefined) {
+          // Without its monitor nobody would record this pipeline's end, and the kernel will run the
+          // attempt again: end what is left of it first.
+          const pgid = t.pgid ?? readMonitor(t.dir)?.pgid
+          if (pgid !== undefined) yield* endGroup(pgid, Duration.millis(graceMs), { spareLeaderFromTerm: t.record.sandbox })
           // Nothing to commit; finishing as killed discards whatever the run staged.
           if (launcher._tag === "Right") yield* launcher.right.finish(t.record.spec, { code: null, signal: "SIGKILL", timedOut: false })
           const who = t.monitor === undefined ? "its monitor" : `its monitor (pid ${t.monitor.pid})`

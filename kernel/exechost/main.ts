@@ -6,7 +6,7 @@
  * "stop all pipelines" is the StopAll request. Usually started by the
  * kernel's client (detached) or by its own systemd unit (see README).
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Data, Effect } from "effect"
 import { fileURLToPath } from "node:url"
 import { loadConfigFile } from "../config.ts"

@@ -4,12 +4,13 @@
  * (test/integration/scripts/pipeline.sh driven by control files).
  */
 import { execFileSync, spawn } from "node:child_process"
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, existsSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Duration, Effect, Logger, LogLevel, Schema, type Scope } from "effect"
 import { StaticConfig } from "../../schemas/config.ts"
+import { dial } from "../../kernel/ipc/dial.ts"
 import { serve } from "../../kernel/ipc/server.ts"
 import { makeExecHostExecutor } from "../../kernel/exechost/client.ts"
 import { makeHost } from "../../kernel/exechost/host.ts"
@@ -61,7 +62,13 @@ export const tempRoot: Effect.Effect<TestRoot, never, Scope.Scope> = Effect.acqu
     }
     return { root, script, ctl, config }
   }),
-  (t) => Effect.sync(() => rmSync(t.root, { recursive: true, force: true }))
+  (t) =>
+    Effect.sync(() => {
+      // Whatever a failed test left running under this root (hosts, monitors, pipelines) goes with it.
+      for (const pid of liveMatching(t.root)) tryKill(-pid, "SIGKILL")
+      for (const pid of liveMatching(t.root)) tryKill(pid, "SIGKILL")
+      rmSync(t.root, { recursive: true, force: true })
+    })
 )
 
 /** The integration pipeline's control files (see test/integration/scripts/pipeline.sh). */
@@ -95,7 +102,7 @@ export const specFor = (t: TestRoot, runId: number, env: Record<string, string> 
     service: "Epi-Insight",
     attempt: 1,
     script: t.script,
-    env: { LOMI_TEST_CTL: t.ctl, ...env },
+    env: { LOMI_TEST_CTL: t.ctl, LOMI_ATTEMPT: "1", LOMI_RUN_ID: String(runId), ...env },
     logFile: join(t.config.dataDir, "logs", docId, `run-${runId}`, "run.log.1")
   }
 }
@@ -164,7 +171,7 @@ export const inProcessHost = (config: StaticConfig) =>
   }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))
 
 export const clientOf = (config: StaticConfig) =>
-  makeExecHostExecutor({ dataDir: config.dataDir, sandbox: false, spawnHost: false, configFile: "", startupTimeout: "30 seconds", callTimeout: "20 seconds" })
+  makeExecHostExecutor({ dataDir: config.dataDir, sandbox: false, spawnHost: false, configFile: "", startupTimeout: "120 seconds", callTimeout: "60 seconds" })
 
 export const writeConfig = (config: StaticConfig, file: string) =>
   Effect.gen(function* () {
@@ -187,12 +194,17 @@ export const hostProcess = (configFile: string, dataDir: string): Effect.Effect<
       const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "kernel/exechost/main.ts"), configFile], {
         cwd: ROOT,
         detached: true,
-        stdio: ["ignore", "ignore", "ignore"],
+        stdio: ["ignore", openSync(log, "a"), openSync(log, "a")],
         env: { ...process.env, LOMI_MONITOR: MONITOR }
       })
       const pid = child.pid ?? 0
       child.unref()
-      yield* waitUntil("the host's socket", () => existsSync(hostSocket(dataDir)) || !isLive(pid), Duration.seconds(60))
+      // The socket file of a SIGKILLed host stays behind: wait for an answer, not for the file.
+      const deadline = Date.now() + 150_000
+      while (isLive(pid) && !(yield* dial(hostSocket(dataDir), 500))) {
+        if (Date.now() > deadline) return yield* Effect.dieMessage(`no host answered within 150 s; see ${log}`)
+        yield* Effect.sleep(Duration.millis(100))
+      }
       if (!isLive(pid)) return yield* Effect.dieMessage(`host exited at start; see ${log}`)
       return { pid, kill: (signal: NodeJS.Signals) => tryKill(pid, signal) }
     }),
@@ -208,7 +220,7 @@ export const tryKill = (pid: number, signal: NodeJS.Signals | 0) => {
 }
 
 /** Polls `ok` until true, or dies with `what` after `within`. */
-export const waitUntil = (what: string, ok: () => boolean, within: Duration.DurationInput = Duration.seconds(30)) =>
+export const waitUntil = (what: string, ok: () => boolean, within: Duration.DurationInput = Duration.seconds(90)) =>
   Effect.gen(function* () {
     const deadline = Date.now() + Duration.toMillis(Duration.decode(within))
     while (!ok()) {
