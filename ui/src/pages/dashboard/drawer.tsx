@@ -237,6 +237,9 @@ export const DocDrawer = (props: { readonly doc: string; readonly run?: number |
                           <a href={hrefRun(run.id)} aria-label={`Attempt ${run.attempt}, run ${run.id}: show its log`}>
                             #{run.id}
                           </a>
+                          <Show when={run.external_id}>
+                            {(job) => <span class="note" title="Slurm job id">Slurm {job()}</span>}
+                          </Show>
                         </td>
                         <td class="num">{run.attempt}</td>
                         <td>

@@ -31,7 +31,12 @@ export const JobTable = (props: { readonly rows: ReadonlyArray<JobRun>; readonly
           <For each={props.rows}>
             {(row) => (
               <tr class="clickable" data-run={row.id} data-doc={row.doc_id} onClick={() => open(row.doc_id)}>
-                <td class="mono">#{row.id}</td>
+                <td class="mono">
+                  #{row.id}
+                  <Show when={row.external_id}>
+                    {(job) => <span class="note" title="Slurm job id">Slurm {job()}</span>}
+                  </Show>
+                </td>
                 <td class="mono">
                   <a href={hrefDoc(row.doc_id)} onClick={(e) => e.preventDefault()}>
                     {row.doc_id}
