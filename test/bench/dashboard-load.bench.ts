@@ -1,0 +1,440 @@
+/**
+ * Intake under dashboard load. The compiled allocator is started by its
+ * launcher (kernel, execution host, dashboard server: each its own process)
+ * on a database with --history rows, against the embedded Firestore emulator
+ * run in this process. Then, in the same run:
+ *
+ *   1. unloaded: one Data Ready report every 200 ms, nothing else;
+ *   2. loaded: the same, while --clients dashboard clients run for --seconds:
+ *      a third hold the SSE event stream open, a third page the jobs list
+ *      (a random state filter, a random page), a third search it (3-6
+ *      characters of a document id, through the trigram index). Each list or
+ *      search client sends its next request as soon as the last one answers.
+ *
+ * Data Ready -> row is the row's created_at (the kernel's clock) minus the
+ * moment the report was written (this process's clock, the same machine).
+ * Targets (issue 12): loaded p99 within 2x of unloaded p99; dashboard
+ * requests p99 under 1 s. Also printed: the dashboard's refusals (503 beyond
+ * its bounds), its peak RSS and the kernel's event-loop delay under load,
+ * from the probe the launcher passes to every process (test/bench/probe.mjs).
+ *
+ *   npx tsx test/bench/dashboard-load.bench.ts [--clients 200] [--seconds 30] [--history 100000] [--reports-unloaded 50]
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Effect, Exit, Logger, LogLevel, ManagedRuntime, Schema, Scope } from "effect"
+import type { Firestore } from "firebase-admin/firestore"
+import { acquireFirestore } from "../../kernel/firestore/admin-app.ts"
+import { startEmbeddedEmulator } from "../../kernel/firestore/embedded.ts"
+import { hashPassword } from "../../kernel/http/passwords.ts"
+import { databaseLayer } from "../../kernel/store/database.ts"
+import { ms, ratio, table } from "./table.ts"
+
+const argNumber = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? Number(process.argv[i + 1] ?? fallback) : fallback
+}
+const CLIENTS = argNumber("--clients", 200)
+const SECONDS = argNumber("--seconds", 30)
+const HISTORY_ROWS = argNumber("--history", 100_000)
+const UNLOADED_REPORTS = argNumber("--reports-unloaded", 50)
+const INTERVAL_MS = 200
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
+const SCRIPT = path.join(repo, "fixtures/pipelines/test/noop-stamp.sh")
+const LAUNCHER = path.join(repo, "dist/kernel/launch.js")
+const DASHBOARD_BUNDLE = path.join(repo, "dist/kernel/dashboard/main.js")
+const PROBE = path.join(repo, "test/bench/probe.mjs")
+const MiB = 1024 * 1024
+const USER = { name: "bench", password: "bench-password-1" }
+const STATES = ["succeeded", "queued", "running", "failed_permanent", "waiting_cooldown"]
+
+const root = mkdtempSync(path.join(os.tmpdir(), "lomi-dashload-"))
+const children: Array<ChildProcess> = []
+const cleanup = () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
+  if (process.env.LOMI_BENCH_KEEP === "1") process.stderr.write(`kept ${root}\n`)
+  else rmSync(root, { recursive: true, force: true })
+}
+process.on("SIGINT", () => {
+  cleanup()
+  process.exit(130)
+})
+
+const sleep = (msDelay: number) => new Promise((resolve) => setTimeout(resolve, msDelay))
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const waitFor = async <A>(what: string, deadlineMs: number, probe: () => A | undefined | Promise<A | undefined>) => {
+  const until = performance.now() + deadlineMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (performance.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+const percentile = (xs: ReadonlyArray<number>, p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length === 0 ? Number.NaN : (s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN)
+}
+
+const machine = () => {
+  const cpus = os.cpus()
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(" ")
+  return `${os.availableParallelism()} cores (${cpus[0]?.model ?? "unknown cpu"}), Linux ${os.release()}, load average ${load}`
+}
+
+interface ProbeStats {
+  readonly pid: number
+  readonly rss: number
+  readonly peakRssWindow: number
+  readonly eldP99Ms: number
+  readonly eldMaxMs: number
+  readonly elu: number
+}
+
+const readProbe = (dir: string, role: string): ProbeStats | undefined => {
+  const file = path.join(dir, `${role}.json`)
+  if (!existsSync(file)) return undefined
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as ProbeStats
+  } catch {
+    return undefined
+  }
+}
+
+const Rows = Schema.Array(Schema.Struct({ doc_id: Schema.String, created_at: Schema.String }))
+
+// ---------------------------------------------------------------- the allocator
+
+const startAllocator = async (emulatorHost: string) => {
+  const dataDir = path.join(root, "data")
+  mkdirSync(dataDir, { recursive: true })
+  for (const sub of ["patient-base", "user-data"]) for (let p = 0; p < 20; p++) mkdirSync(path.join(dataDir, sub, `P${p}`), { recursive: true })
+  mkdirSync(path.join(dataDir, "scratch"), { recursive: true })
+  const dbFile = path.join(dataDir, "allocator.db")
+  const now = new Date().toISOString()
+  await Effect.runPromise(
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`INSERT INTO tunables (key, value, updated_at, updated_by) VALUES ('SANDBOX_ENABLED', 0, ${now}, 'bench'),
+        ('MAX_WORKERS', 1, ${now}, 'bench')`
+      yield* sql`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ${HISTORY_ROWS})
+        INSERT INTO job_runs (doc_id, service, patient_id, patient_name, collection_date, state, attempt,
+          scheduled_run_at, started_at, finished_at, exit_code, created_at, updated_at)
+        SELECT 'hist-' || i, 'Epi-Insight', 'P' || (i % 20), 'History Patient ' || (i % 997), '2026-01-01',
+          CASE WHEN i % 50 = 0 THEN 'failed_permanent' ELSE 'succeeded' END, 1,
+          ${now}, ${now}, ${now}, 0, ${now}, ${now} FROM n WHERE ${HISTORY_ROWS} > 0`
+    }).pipe(Effect.provide(databaseLayer(dbFile)), Effect.orDie, Logger.withMinimumLogLevel(LogLevel.None))
+  )
+  const probeDir = path.join(root, "probe")
+  mkdirSync(probeDir)
+  const httpPort = await freePort()
+  const projectId = "dashload"
+  const service = { script: SCRIPT, env: {} }
+  const passwordHash = await Effect.runPromise(hashPassword(USER.password))
+  const config = {
+    dataDir,
+    timezone: "UTC",
+    firestore: { mode: "live", projectId },
+    services: { "Gen-Decoder": service, "Epi-Insight": service, "Omni-Health": service },
+    paths: { patientBaseDir: path.join(dataDir, "patient-base"), userDataDir: path.join(dataDir, "user-data"), pipelinesRoot: repo },
+    sandbox: { scratchRoot: path.join(dataDir, "scratch") },
+    mail: {
+      host: "127.0.0.1",
+      port: await freePort(),
+      ignoreTLS: true,
+      from: "bench@bench.invalid",
+      dashboardUrl: `http://127.0.0.1:${httpPort}`,
+      recipients: { upload_reminder: ["x@bench.invalid"], permanent_failure: ["x@bench.invalid"], manual_add: ["x@bench.invalid"] }
+    },
+    http: { host: "127.0.0.1", port: httpPort, users: [{ name: USER.name, role: "admin", passwordHash }] }
+  }
+  const configFile = path.join(root, "config.json")
+  writeFileSync(configFile, JSON.stringify(config, null, 2))
+  const launcher = spawn(process.execPath, ["--import", PROBE, LAUNCHER, configFile], {
+    cwd: repo,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, FIRESTORE_EMULATOR_HOST: emulatorHost, LOMI_BENCH_PROBE_DIR: probeDir }
+  })
+  children.push(launcher)
+  let stderr = ""
+  launcher.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
+  const base = `http://127.0.0.1:${httpPort}`
+  await waitFor("/readyz", 180_000, async () => {
+    if (launcher.exitCode !== null) throw new Error(`allocator exited ${launcher.exitCode}: ${stderr}`)
+    try {
+      const r = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) })
+      return r.ok ? true : undefined
+    } catch {
+      return undefined
+    }
+  })
+  await waitFor("the kernel and dashboard probes", 20_000, () =>
+    readProbe(probeDir, "kernel") !== undefined && readProbe(probeDir, "dashboard") !== undefined ? true : undefined
+  )
+  const db = ManagedRuntime.make(SqliteClient.layer({ filename: dbFile, readonly: true, disableWAL: true }))
+  const rowsOf = (prefix: string) =>
+    db.runPromise(
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        return yield* Effect.flatMap(
+          sql`SELECT doc_id, MIN(created_at) AS created_at FROM job_runs WHERE doc_id LIKE ${`${prefix}-%`} GROUP BY doc_id`,
+          Schema.decodeUnknown(Rows)
+        )
+      }).pipe(Effect.orDie)
+    )
+  const stop = async () => {
+    await db.dispose()
+    launcher.kill("SIGINT")
+    await waitFor("the allocator to stop", 60_000, () => (launcher.exitCode !== null || launcher.signalCode !== null ? true : undefined)).catch(
+      () => launcher.kill("SIGKILL")
+    )
+  }
+  return { base, probeDir, projectId, rowsOf, stop }
+}
+
+type Allocator = Awaited<ReturnType<typeof startAllocator>>
+
+// ---------------------------------------------------------------- intake
+
+/** One report every INTERVAL_MS until `count` or `until()`; then Data Ready -> row for each. */
+const intake = async (a: Allocator, firestore: Firestore, prefix: string, count: number) => {
+  const written = new Map<string, number>()
+  for (let i = 0; i < count; i++) {
+    const id = `${prefix}-${i}`
+    const began = performance.now()
+    written.set(id, Date.now())
+    await firestore.collection("reports").doc(id).set({
+      status: "Data Ready",
+      service: "Epi-Insight",
+      patientId: `P${i % 20}`,
+      patientName: "Bench Patient",
+      collectionDate: "2026-01-01"
+    })
+    await sleep(Math.max(0, INTERVAL_MS - (performance.now() - began)))
+  }
+  const rows = await waitFor(`${count} rows for ${prefix}`, 120_000, async () => {
+    const r = await a.rowsOf(prefix)
+    return r.length >= count ? r : undefined
+  })
+  const samples = rows.flatMap((r) => {
+    const w = written.get(r.doc_id)
+    return w === undefined ? [] : [Date.parse(r.created_at) - w]
+  })
+  return { samples: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), max: Math.max(...samples) }
+}
+
+// ---------------------------------------------------------------- dashboard clients
+
+interface LoadResult {
+  readonly latencies: { readonly list: Array<number>; readonly search: Array<number> }
+  readonly refused: number
+  readonly failed: number
+  readonly sseOpen: number
+  readonly sseEvents: number
+}
+
+const signIn = async (base: string) => {
+  const r = await fetch(`${base}/api/session`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(USER)
+  })
+  if (r.status !== 200) throw new Error(`sign-in failed: ${r.status} ${await r.text()}`)
+  const cookie = /lomi_session=([^;]*)/.exec(r.headers.get("set-cookie") ?? "")?.[1]
+  if (cookie === undefined) throw new Error("no session cookie")
+  return `lomi_session=${cookie}`
+}
+
+const randomQuery = () => {
+  const n = Math.floor(Math.random() * HISTORY_ROWS)
+  const text = `hist-${n}`
+  const len = 3 + Math.floor(Math.random() * 4)
+  const start = Math.floor(Math.random() * Math.max(1, text.length - len))
+  return text.slice(start, start + len)
+}
+
+const dashboardLoad = async (base: string, stopAt: () => boolean): Promise<LoadResult> => {
+  const cookie = await signIn(base)
+  const result: LoadResult = { latencies: { list: [], search: [] }, refused: 0, failed: 0, sseOpen: 0, sseEvents: 0 }
+  let sseOpen = 0
+  let sseEvents = 0
+  const controllers: Array<AbortController> = []
+
+  const sseClient = async () => {
+    const controller = new AbortController()
+    controllers.push(controller)
+    try {
+      const r = await fetch(`${base}/api/events`, { headers: { cookie, accept: "text/event-stream" }, signal: controller.signal })
+      if (r.status === 503) {
+        ;(result as { refused: number }).refused += 1
+        return
+      }
+      if (r.body === null) return
+      sseOpen += 1
+      const reader = r.body.getReader()
+      const decoder = new TextDecoder()
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) break
+        sseEvents += (decoder.decode(value, { stream: true }).match(/^data: /gm) ?? []).length
+      }
+    } catch {
+      // aborted at the end
+    }
+  }
+
+  const pageClient = (kind: "list" | "search") => async () => {
+    while (!stopAt()) {
+      const url =
+        kind === "list"
+          ? `${base}/api/jobs?limit=50${Math.random() < 0.5 ? `&state=${STATES[Math.floor(Math.random() * STATES.length)]}` : ""}${
+              Math.random() < 0.5 ? `&cursor=${1 + Math.floor(Math.random() * HISTORY_ROWS)}` : ""
+            }`
+          : `${base}/api/jobs?limit=50&q=${encodeURIComponent(randomQuery())}`
+      const began = performance.now()
+      try {
+        const r = await fetch(url, { headers: { cookie } })
+        await r.arrayBuffer()
+        const took = performance.now() - began
+        if (r.status === 503) (result as { refused: number }).refused += 1
+        else if (r.status !== 200) (result as { failed: number }).failed += 1
+        else result.latencies[kind].push(took)
+      } catch {
+        ;(result as { failed: number }).failed += 1
+      }
+    }
+  }
+
+  const sse = Math.floor(CLIENTS / 3)
+  const lists = Math.floor(CLIENTS / 3)
+  const searches = CLIENTS - sse - lists
+  const streams = Array.from({ length: sse }, () => sseClient())
+  const pagers = [
+    ...Array.from({ length: lists }, () => pageClient("list")()),
+    ...Array.from({ length: searches }, () => pageClient("search")())
+  ]
+  await Promise.all(pagers)
+  const open = sseOpen
+  for (const c of controllers) c.abort()
+  await Promise.all(streams)
+  return { ...result, sseOpen: open, sseEvents }
+}
+
+// ---------------------------------------------------------------- the run
+
+const main = async () => {
+  if (!existsSync(LAUNCHER) || !existsSync(DASHBOARD_BUNDLE)) {
+    throw new Error("dist/kernel/launch.js or dist/kernel/dashboard/main.js is missing: run `make build` first")
+  }
+  const scope = Effect.runSync(Scope.make())
+  const quiet = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
+    Effect.runPromise(effect.pipe(Scope.extend(scope), Effect.orDie, Logger.withMinimumLogLevel(LogLevel.None)))
+  const emulator = await quiet(startEmbeddedEmulator({ projectId: "dashload" }))
+  const a = await startAllocator(emulator.host)
+  const rows: Array<ReadonlyArray<string>> = []
+  const verdict = (ok: boolean) => (ok ? "met" : "MISSED")
+  try {
+    const firestore = await quiet(acquireFirestore({ projectId: a.projectId }))
+    await sleep(2000)
+
+    const unloaded = await intake(a, firestore, "u", UNLOADED_REPORTS)
+
+    for (const role of ["kernel", "dashboard"]) {
+      const p = readProbe(a.probeDir, role)
+      if (p !== undefined) process.kill(p.pid, "SIGUSR2")
+    }
+    await sleep(300)
+    const loadEnds = performance.now() + SECONDS * 1000
+    const load = dashboardLoad(a.base, () => performance.now() > loadEnds)
+    const loadedReports = Math.floor((SECONDS * 1000) / INTERVAL_MS) - 5
+    const loaded = await intake(a, firestore, "l", loadedReports)
+    const dashboard = await load
+    const kernelProbe = readProbe(a.probeDir, "kernel")
+    const dashboardProbe = readProbe(a.probeDir, "dashboard")
+
+    const all = [...dashboard.latencies.list, ...dashboard.latencies.search]
+    const p99 = percentile(all, 99)
+    rows.push([
+      `Data Ready -> row, unloaded (${unloaded.samples} reports, 1 / ${INTERVAL_MS} ms)`,
+      `p50 ${ms(unloaded.p50)} ms, p99 ${ms(unloaded.p99)} ms, max ${ms(unloaded.max)} ms`,
+      "baseline",
+      "",
+      ""
+    ])
+    rows.push([
+      `Data Ready -> row, ${CLIENTS} dashboard clients for ${SECONDS} s (${loaded.samples} reports)`,
+      `p50 ${ms(loaded.p50)} ms, p99 ${ms(loaded.p99)} ms, max ${ms(loaded.max)} ms`,
+      ratio(loaded.p99, unloaded.p99),
+      "p99 <= 2.00x unloaded",
+      verdict(loaded.p99 <= 2 * unloaded.p99)
+    ])
+    rows.push([
+      `dashboard requests: jobs list (${dashboard.latencies.list.length}) + search (${dashboard.latencies.search.length}), ${Math.floor(CLIENTS / 3)} SSE streams open`,
+      `p50 ${ms(percentile(all, 50))} ms, p99 ${ms(p99)} ms, max ${ms(Math.max(...all))} ms; list p99 ${ms(percentile(dashboard.latencies.list, 99))}, search p99 ${ms(percentile(dashboard.latencies.search, 99))}`,
+      `${((all.length / SECONDS) | 0)} req/s`,
+      "p99 < 1000 ms",
+      verdict(p99 < 1000)
+    ])
+    rows.push([
+      "dashboard refusals (503 beyond its bounds) / errors",
+      `${dashboard.refused} / ${dashboard.failed}`,
+      "",
+      "",
+      ""
+    ])
+    rows.push(["SSE: streams open, events received", `${dashboard.sseOpen}, ${dashboard.sseEvents}`, "", "", ""])
+    if (dashboardProbe !== undefined) {
+      rows.push([
+        "dashboard server under load: peak RSS, event-loop delay p99, utilisation",
+        `${(dashboardProbe.peakRssWindow / MiB).toFixed(0)} MiB, ${ms(dashboardProbe.eldP99Ms)} ms, ${dashboardProbe.elu.toFixed(2)}`,
+        "",
+        "RSS < 80 MiB",
+        verdict(dashboardProbe.peakRssWindow < 80 * MiB)
+      ])
+    }
+    if (kernelProbe !== undefined) {
+      rows.push([
+        "kernel under dashboard load: event-loop delay p99 (max), utilisation, peak RSS",
+        `${ms(kernelProbe.eldP99Ms)} (${ms(kernelProbe.eldMaxMs)}) ms, ${kernelProbe.elu.toFixed(2)}, ${(kernelProbe.peakRssWindow / MiB).toFixed(0)} MiB`,
+        "",
+        "",
+        ""
+      ])
+    }
+  } finally {
+    await a.stop()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+  process.stdout.write(`\n### Intake under dashboard load\n\nmachine: ${machine()}, ${HISTORY_ROWS} history rows\n\n`)
+  process.stdout.write(`${table(["measure", "result", "ratio / rate", "target", "verdict"], rows)}\n`)
+}
+
+main()
+  .then(() => {
+    cleanup()
+    process.exit(0)
+  })
+  .catch((e: unknown) => {
+    process.stderr.write(`dashboard-load bench failed: ${e instanceof Error ? e.message : String(e)}\n`)
+    cleanup()
+    process.exit(1)
+  })
