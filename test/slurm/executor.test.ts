@@ -284,3 +284,26 @@ describe("Slurm executor: controller outage", { timeout: 180_000 }, () => {
     }
   }, 180_000)
 })
+
+describe("Slurm executor: sandboxed on the node (SANDBOX_ENABLED=1)", { timeout: 180_000 }, () => {
+  for (const [code, committed] of [[0, true], [3, false]] as const) {
+    it(`exit ${code}: the run's change to the patient folder is ${committed ? "committed" : "discarded"}`, async () => {
+      const { executor, close } = await openExecutor(executorOptions(cluster, world, { sandboxEnabled: true }))
+      try {
+        const patient = `P-SBX-${code}`
+        const real = join(world.base, patient)
+        const { mkdirSync } = await import("node:fs")
+        mkdirSync(real, { recursive: true })
+        writeFileSync(join(real, "input.txt"), "raw data\n")
+        const spec = makeSpec(world, { LOMI_TEST_WRITE: "result.txt", LOMI_TEST_EXIT: String(code) }, { patientId: patient })
+        await run(executor.start(spec))
+        expect(await run(executor.awaitExit(spec.runId))).toMatchObject({ _tag: "Exited", exit: { code } })
+        expect(existsSync(join(real, "result.txt"))).toBe(committed)
+        if (committed) expect(readFileSync(join(real, "result.txt"), "utf8")).toBe(`written by ${spec.docId}\n`)
+        expect(readFileSync(join(real, "input.txt"), "utf8")).toBe("raw data\n")
+      } finally {
+        await close()
+      }
+    })
+  }
+})
