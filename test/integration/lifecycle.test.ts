@@ -38,6 +38,9 @@ import {
 } from "./support.ts"
 
 const TIMEOUT = 90_000
+/** The crash tests' daemon start-up deadline, and their test timeout around it. */
+const DAEMON_START_MS = 240_000
+const CRASH_TIMEOUT = DAEMON_START_MS + 90_000
 
 const CRASH_CHILD = fileURLToPath(new URL("./crash-child.ts", import.meta.url))
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url))
@@ -193,7 +196,14 @@ const crashableDaemon = (t: TestRoot, docId: string, mode: "plain" | "sandbox") 
     child.stdout?.on("data", (chunk: Buffer) => {
       output += chunk.toString("utf8")
     })
-    yield* eventually("the daemon's pipeline to be running", Effect.sync(() => output.includes("RUNNING")), { timeoutMs: 60_000 })
+    // The child starts a whole allocator (tsx, SQLite, bwrap): on a busy machine that can take minutes,
+    // so the wait is on its own signal with a wide deadline, and ends at once if the child dies first.
+    const started = yield* eventually(
+      "the daemon's pipeline to be running",
+      Effect.sync(() => (output.includes("RUNNING") ? "running" : child.exitCode !== null || child.signalCode !== null ? "exited" : false)),
+      { timeoutMs: DAEMON_START_MS }
+    )
+    if (started === "exited") return yield* Effect.dieMessage(`the daemon exited before its pipeline ran; its output:\n${output}`)
     return { sigkill: Effect.sync(() => child.kill("SIGKILL")).pipe(Effect.zipRight(Effect.promise(() => exited))) }
   })
 
@@ -232,7 +242,7 @@ describe("daemon crash (SIGKILL, no finalizers)", () => {
           yield* eventually("no scratch left", Effect.sync(() => scratchRuns(t).length === 0))
         })
       ),
-    TIMEOUT
+    CRASH_TIMEOUT
   )
 
   /**
@@ -283,6 +293,6 @@ describe("daemon crash (SIGKILL, no finalizers)", () => {
           expect(liveGroupMembers(orphan ?? 0)).toEqual([])
         })
       ),
-    TIMEOUT
+    CRASH_TIMEOUT
   )
 })

@@ -10,11 +10,18 @@ import { Either } from "effect"
 const root = fileURLToPath(new URL("../../", import.meta.url))
 const tsx = join(root, "node_modules/.bin/tsx")
 
+/** Each run gets its own TMPDIR, so "leaves no files behind" is checked there, not in the shared /tmp. */
 const replayCli = (text: string) => {
   const dir = mkdtempSync(join(tmpdir(), "lomi-fixture-"))
   const file = join(dir, "fixture.json")
   writeFileSync(file, text)
-  return spawnSync(tsx, [join(root, "kernel/replay/cli.ts"), file], { encoding: "utf8", cwd: root })
+  const tmp = mkdtempSync(join(tmpdir(), "lomi-cli-tmp-"))
+  const result = spawnSync(tsx, [join(root, "kernel/replay/cli.ts"), file], {
+    encoding: "utf8",
+    cwd: root,
+    env: { ...process.env, TMPDIR: tmp }
+  })
+  return { ...result, tmp }
 }
 
 const problem = (fixture: unknown) => {
@@ -72,13 +79,12 @@ describe("make replay: bad fixtures", () => {
   })
 
   it("a good fixture prints exactly one JSON document and leaves no files behind", () => {
-    const before = readdirSync(tmpdir()).filter((f) => f.startsWith("lomi-replay-")).length
     const result = replayCli(JSON.stringify({ name: "ok", steps: [doc("0s")], until: "1h" }))
     expect(result.status).toBe(0)
     const parsed = JSON.parse(result.stdout) as { name: string; snapshots: { final: { runs: Array<{ state: string }> } } }
     expect(parsed.name).toBe("ok")
     expect(parsed.snapshots.final.runs.map((r) => r.state)).toEqual(["succeeded"])
-    const after = readdirSync(tmpdir()).filter((f) => f.startsWith("lomi-replay-")).length
-    expect(after).toBe(before)
+    // Its private TMPDIR holds no replay directory afterwards (tsx may keep its own cache there).
+    expect(readdirSync(result.tmp).filter((f) => f.startsWith("lomi-replay-"))).toEqual([])
   })
 })
