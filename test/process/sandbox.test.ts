@@ -6,7 +6,7 @@
  * the run dir's lifecycle. The attack catalogue is test/isolation/.
  */
 import { spawn } from "node:child_process"
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Duration, Effect, Exit, Logger, LogLevel, Scope, Stream } from "effect"
@@ -731,6 +731,30 @@ describe("sandbox executor", () => {
           expect((yield* runToExit(tport, spec)).code).toBe(0)
           expect(readFileSync(path.join(tmp.user, "PT", "Gen-Decoder", "summary.txt"), "utf8")).toBe(`user output of ${spec.docId}\n`)
           expect(readLog(spec)).toContain("outputs written")
+          tmp.cleanup()
+        })
+      )
+    )
+
+    it.live("a checkout under /tmp: the demo runners (with their lib/) succeed sandboxed, data dir hidden there too", () =>
+      quiet(
+        Effect.gen(function* () {
+          const tmp = makeWorld("/tmp")
+          seedPatient(tmp, "PD")
+          cpSync(path.join(repoRoot, "fixtures/pipelines"), tmp.pipelines, { recursive: true })
+          mkdirSync(path.join(tmp.root, "data"), { recursive: true })
+          const tport = makeSandboxExecutor(sandboxOptions(tmp, { hidden: [path.join(tmp.root, "data")] }))
+          for (const [runner, service] of [["run_gen_decoder.sh", "Gen-Decoder"], ["run_epi_insight.sh", "Epi-Insight"], ["run_omni_health.sh", "Omni-Health"]] as const) {
+            const spec = makeSpec(tmp, {
+              script: path.join(tmp.pipelines, runner),
+              patientId: "PD",
+              service,
+              env: { LOMI_DEMO_SECONDS: "0" },
+              logFile: path.join(tmp.root, "data", "logs", `${service}.log`)
+            })
+            expect(yield* runToExit(tport, spec)).toEqual({ code: 0, signal: null })
+            expect(readFileSync(path.join(tmp.user, "PD", service, "result.json"), "utf8")).toContain(`"doc":"${spec.docId}"`)
+          }
           tmp.cleanup()
         })
       )

@@ -115,14 +115,24 @@ export const mountScript = (plan: ChainPlan): string =>
     ""
   ].join("\n")
 
-/** The read-only view `finish` mounts to list the run's final tree: upper over lower, whiteouts and opaque dirs honoured. */
-export const listingScript = (trees: ReadonlyArray<{ readonly lower: string; readonly upper: string; readonly mountPoint: string }>, unprivileged: boolean): string =>
+/**
+ * The read-only view `finish` mounts to see the run's final tree: upper over
+ * lower, whiteouts and opaque dirs honoured. Only the children of `dirs` are
+ * listed (directories present both in upper and in the real folder: the only
+ * places a deletion can hide), so a large untouched tree costs nothing.
+ */
+export const listingScript = (
+  trees: ReadonlyArray<{ readonly lower: string; readonly upper: string; readonly mountPoint: string; readonly dirs: ReadonlyArray<string> }>,
+  unprivileged: boolean
+): string =>
   [
     "set -e",
     ...trees.flatMap((t) => [
       `mount -t overlay -o ro,${shellQuote(`lowerdir=${t.upper}:${t.lower}${unprivileged ? ",userxattr" : ""}`)} overlay ${shellQuote(t.mountPoint)}`,
+      `cd ${shellQuote(t.mountPoint)}`,
       `printf 'TREE\\0'`,
-      `find ${shellQuote(t.mountPoint)} -mindepth 1 -printf '%P\\0'`
+      ...t.dirs.map((d) => `find ${shellQuote(d === "" ? "." : `./${d}`)} -mindepth 1 -maxdepth 1 -printf '%p\\0'`),
+      "cd /"
     ]),
     ""
   ].join("\n")

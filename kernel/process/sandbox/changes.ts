@@ -172,7 +172,8 @@ export const computeChanges = (
     if ((realRoot.mode & 0o7777) !== (upperRoot.mode & 0o7777)) {
       ops.push({ kind: "mode", tree: tree.name, target: tree.real, mode: upperRoot.mode & 0o7777 })
     }
-    visitDir("")
+    // An empty upper: the run changed nothing here (and the final tree was not listed).
+    if (readdirSync(tree.upper).length > 0) visitDir("")
   }
   return { ops, refusals, strayWhiteouts }
 }
@@ -206,5 +207,28 @@ export const describeUpper = (plan: RunPlan): Array<string> => {
       // No shell: nothing was written beside P.
     }
   }
+  return out
+}
+
+/**
+ * Directories (relative to P) present both in upper and, as real directories,
+ * in P's real folder: where the final tree must be read to see deletions.
+ * Empty when the run changed nothing.
+ */
+export const dirsToList = (tree: TreePlan): Array<string> => {
+  const out: Array<string> = []
+  const walk = (rel: string) => {
+    const real = lstatOrNull(path.join(tree.real, rel))
+    if (real === null || !real.isDirectory()) return
+    const names = readdirSync(path.join(tree.upper, rel))
+    if (rel === "" && names.length === 0) return
+    out.push(rel)
+    for (const name of names) {
+      const childRel = path.join(rel, name)
+      const s = lstatOrNull(path.join(tree.upper, childRel))
+      if (s !== null && s.isDirectory()) walk(childRel)
+    }
+  }
+  walk("")
   return out
 }

@@ -24,7 +24,7 @@ import { isSafeSegment } from "../../../schemas/report.ts"
 import type { Launch, Launcher, RawExit } from "../launch.ts"
 import { copyTree, removeTree } from "../scratch.ts"
 import { bwrapArgs, launchScript, listingScript, mountScript, unmountablePath, type Bind, type ChainPlan } from "./bwrap.ts"
-import { computeChanges, describeUpper } from "./changes.ts"
+import { computeChanges, describeUpper, dirsToList } from "./changes.ts"
 import { recoverJournal, runCommit, writeAtomic, type CommitProbe } from "./commit.ts"
 import { cgroupsUsable, closeRunCgroups, createRunCgroups, prlimitArgs, resolveLimits, type RunLimits } from "./limits.ts"
 import { runDirPattern, runLayout, type RunLayout, type RunPlan, type TreeName, type TreePlan } from "./layout.ts"
@@ -150,14 +150,15 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
     const late: Array<string> = []
     for (const p of wanted) {
       if (p === "" || !path.isAbsolute(p) || lstatOrNull(p) === null) continue
-      if (hidden.some((h) => p === h || inside(p, h))) continue
+      // An ancestor of a hidden path is fine: the hidden paths are mounted over it afterwards.
+      if (hidden.includes(p)) continue
       if (hidden.some((h) => inside(h, p))) late.push(p)
       else if (inside("/tmp", p)) early.push(p)
     }
     return { early: [...new Set(early)], late: [...new Set(late)] }
   }
 
-  const prepareSync = (spec: PipelineSpec): Launch => {
+  const prepareSync = (spec: PipelineSpec): { readonly launch: Launch; readonly warnings: ReadonlyArray<string> } => {
     const layout = runLayout(scratchRoot, spec.runId)
     if (fs.existsSync(layout.journal)) throw new Error(`run ${spec.runId} has an unfinished commit in ${layout.dir}; recover first`)
     fs.rmSync(layout.dir, { recursive: true, force: true })
@@ -191,7 +192,6 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
     const logFile = path.resolve(spec.logFile)
     fs.mkdirSync(path.dirname(logFile), { recursive: true })
     fs.closeSync(fs.openSync(logFile, "a"))
-    for (const w of warnings) fs.appendFileSync(logFile, `[sandbox] ${w}\n`)
     const hiddenDirs: Array<string> = []
     const hiddenFiles: Array<string> = []
     for (const h of hidden) {
@@ -244,7 +244,7 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       ...(options.home === undefined ? {} : { HOME: options.home })
     }
     for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v
-    return { command: sh, args: [layout.launchScript], env, timeLimitMs: limits.timeLimitSeconds * 1000 }
+    return { launch: { command: sh, args: [layout.launchScript], env, timeLimitMs: limits.timeLimitSeconds * 1000 }, warnings }
   }
 
   const prepare = (spec: PipelineSpec): Effect.Effect<Launch, SpawnError> =>
@@ -265,7 +265,9 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
             if (plan?.cgroups) closeRunCgroups(plan.cgroups)
             if (!fs.existsSync(layout.journal)) fs.rmSync(layout.dir, { recursive: true, force: true })
           })
-        )
+        ),
+        Effect.tap(({ warnings }) => Effect.forEach(warnings, (w) => Effect.logWarning(w), { discard: true })),
+        Effect.map(({ launch }) => launch)
       )
     }).pipe(Effect.withSpan("SandboxLauncher.prepare"))
 
@@ -275,8 +277,13 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       const views = plan.trees.map((t) => {
         const mountPoint = path.join(layout.dir, "listing", t.name)
         fs.mkdirSync(mountPoint, { recursive: true })
-        return { lower: t.lower, upper: t.upper, mountPoint }
+        return { lower: t.lower, upper: t.upper, mountPoint, dirs: dirsToList(t) }
       })
+      // Nothing to read (the run changed nothing, or only made new folders): no mount needed.
+      if (views.every((v) => v.dirs.length === 0)) {
+        resume(Effect.succeed(new Map(plan.trees.map((t) => [t.name, new Set<string>()]))))
+        return
+      }
       const child = execFile(
         unshare,
         [plan.unprivileged ? "-Urm" : "-m", "--propagation", "private", "--", sh, "-c", listingScript(views, plan.unprivileged)],
@@ -296,7 +303,7 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
               current = new Set<string>()
               const t = plan.trees[i]
               if (t !== undefined) out.set(t.name, current)
-            } else if (part !== "") current.add(part)
+            } else if (part !== "") current.add(part.startsWith("./") ? part.slice(2) : part)
           }
           resume(Effect.succeed(out))
         }
