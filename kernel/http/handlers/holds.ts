@@ -29,7 +29,9 @@ export const HoldsLive = HttpApiBuilder.group(Api, "holds", (handlers) =>
             Effect.map((checked): ManualAddVerdict => {
               if (Either.isLeft(checked)) return refusedVerdict(doc, checked.left)
               const ok = checked.right
-              const name = typeof ok.report.patientName === "string" ? ok.report.patientName : null
+              // The report's patientName, else the patients document's name (as the Process Queue shows holds).
+              const fromReport = typeof ok.report.patientName === "string" && ok.report.patientName !== "" ? ok.report.patientName : null
+              const name = fromReport ?? (typeof ok.patient.name === "string" && ok.patient.name !== "" ? ok.patient.name : null)
               return {
                 doc,
                 ok: true,

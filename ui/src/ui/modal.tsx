@@ -1,4 +1,9 @@
-/** A dialog over the page: Esc or the backdrop closes it. `side` makes it a drawer on the right. */
+/**
+ * A dialog over the page: Esc or the backdrop closes it. `side` makes it a
+ * drawer on the right. Focus moves into the dialog when it opens (so Tab and
+ * Esc act on it, not on whatever had focus behind it) and goes back to where
+ * it was when it closes.
+ */
 import { type JSX, onCleanup, onMount, Show } from "solid-js"
 import { Portal } from "solid-js/web"
 
@@ -13,11 +18,19 @@ export interface ModalProps {
 }
 
 export const Modal = (props: ModalProps) => {
+  let dialog: HTMLDivElement | undefined
+  const before = document.activeElement instanceof HTMLElement ? document.activeElement : undefined
   const onKey = (e: KeyboardEvent) => {
     if (e.key === "Escape" && !e.defaultPrevented) props.onClose()
   }
-  onMount(() => document.addEventListener("keydown", onKey))
-  onCleanup(() => document.removeEventListener("keydown", onKey))
+  onMount(() => {
+    document.addEventListener("keydown", onKey)
+    if (dialog !== undefined && !dialog.contains(document.activeElement)) dialog.focus({ preventScroll: true })
+  })
+  onCleanup(() => {
+    document.removeEventListener("keydown", onKey)
+    if (before !== undefined && before.isConnected) before.focus({ preventScroll: true })
+  })
   return (
     <Portal>
       <div class="backdrop" classList={{ "backdrop-side": props.side === true }} onClick={() => props.onClose()}>
@@ -26,6 +39,8 @@ export const Modal = (props: ModalProps) => {
           classList={{ "modal-side": props.side === true, "modal-wide": props.wide === true }}
           role="dialog"
           aria-modal="true"
+          tabIndex={-1}
+          ref={dialog}
           data-testid={props.testId}
           onClick={(e) => e.stopPropagation()}
         >
