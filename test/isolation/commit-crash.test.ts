@@ -154,6 +154,7 @@ describe.skipIf(!existsSync("/usr/bin/bwrap"))("crash in the middle of a commit"
         expect(hashes()).toBe(newHash)
       }
     }
+    if (process.env["LOMI_CRASH_DEBUG"] !== undefined) process.stderr.write(`outcomes: ${JSON.stringify(seen)}\n`)
     // The kills must really have landed inside commits, on both sides of the commit point.
     expect(seen.midCommit).toBeGreaterThanOrEqual(10)
     expect(seen.old).toBeGreaterThan(0)
