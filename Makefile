@@ -6,12 +6,13 @@ NODE_STAMP := node_modules/.installed
 TSX := node_modules/.bin/tsx
 FIXTURE ?=
 
-.PHONY: build monitor help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
+.PHONY: fuzz build monitor help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
 
 help:
 	@echo "make run            start the allocator (embedded demo unless LOMI_CONFIG is set)"
 	@echo "make build          compile the processes to dist/ and the dashboard to ui/dist (only what changed)"
 	@echo "make test           typecheck + every test suite (installs what is missing)"
+	@echo "make fuzz [SEED=n] [RUNS=n]   seeded fuzzing of every input and endpoint"
 	@echo "make -s replay FIXTURE=path.json   replay a fixture, print the result JSON"
 	@echo "make replay-update  regenerate the replay goldens deliberately"
 	@echo "make bench          benchmarks, printed as tables with ratios"
@@ -81,6 +82,11 @@ test: deps system-deps $(MONITOR) typecheck
 # restarts the kernel when it exits 75 ("restart requested"), and stops them all on Ctrl-C.
 run: deps system-deps build
 	node dist/kernel/launch.js $(LOMI_CONFIG)
+
+# Seeded fuzzing of documents, fixtures, CSV, tunables, config files and every HTTP endpoint.
+# A short run is part of `make test`; SEED=<n> replays a printed seed, RUNS sets the runs per property.
+fuzz: deps
+	LOMI_FUZZ_RUNS=$(or $(RUNS),500) $(if $(SEED),LOMI_FUZZ_SEED=$(SEED),) npx vitest run test/fuzz
 
 replay: deps
 	@$(TSX) kernel/replay/cli.ts "$(FIXTURE)"

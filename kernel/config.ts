@@ -17,13 +17,17 @@ export class AppConfig extends Context.Tag("kernel/AppConfig")<AppConfig, Static
 
 const decode = Schema.decodeUnknownEither(StaticConfig, { onExcessProperty: "error", errors: "first" })
 
+/** Control characters (a stray CR in a quoted snippet) would break the one-line message. */
+const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, " ")
+
 /** The first problem as one line: `path.to.key: what is wrong`. */
 const firstProblem = (error: ParseResult.ParseError): string => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
   const first = issues[0]
   if (first === undefined) return "invalid configuration"
-  const path = first.path.map(String).join(".").slice(0, 80)
-  const message = first.message.length > 160 ? `${first.message.slice(0, 160)}…` : first.message
+  const path = printable(first.path.map(String).join(".")).slice(0, 80)
+  const text = printable(first.message)
+  const message = text.length > 160 ? `${text.slice(0, 160)}…` : text
   return path === "" ? message : `${path}: ${message}`
 }
 
@@ -119,7 +123,7 @@ export const parseConfig = (
   try {
     raw = JSON.parse(text)
   } catch (e) {
-    return Either.left(new ConfigInvalid({ message: `config is not valid JSON: ${(e as Error).message.slice(0, 160)}` }))
+    return Either.left(new ConfigInvalid({ message: `config is not valid JSON: ${printable((e as Error).message).slice(0, 160)}` }))
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     return Either.left(new ConfigInvalid({ message: "config must be a JSON object" }))

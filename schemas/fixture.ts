@@ -98,7 +98,15 @@ const describe = (prefix: string, error: ParseResult.ParseError): string => {
 const isKind = (key: string): key is StepKind => key in STEP_KINDS
 
 /** Parses fixture JSON text. Left is one line naming where the problem is. */
-export const decodeFixture = (text: string): Either.Either<Fixture, string> => {
+/** A refusal is one line of at most 200 characters, however long the offending key or value. */
+const shortLine = (message: string): string => {
+  const line = message.replace(/[\r\n]+/g, " ")
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line
+}
+
+export const decodeFixture = (text: string): Either.Either<Fixture, string> => Either.mapLeft(decodeFixtureText(text), shortLine)
+
+const decodeFixtureText = (text: string): Either.Either<Fixture, string> => {
   let raw: unknown
   try {
     raw = JSON.parse(text)
