@@ -12,9 +12,9 @@
  *   trigram index `job_runs_search` (see SEARCH_INDEX_SQL) searches of three
  *   characters or more go through it; otherwise they scan.
  */
-import { SqlClient, type Statement } from "@effect/sql"
-import { Effect } from "effect"
-import { ACTIVE_STATES, type JobRun, type JobState, type ManualHold } from "../../schemas/job.ts"
+import { SqlClient, type SqlError, type Statement } from "@effect/sql"
+import { Effect, Schema } from "effect"
+import { ACTIVE_STATES, JobRun, JobState, ManualHold } from "../../schemas/job.ts"
 import type { CommandLogRow } from "./commandLog.ts"
 import type { NotificationRow } from "./notifications.ts"
 
@@ -42,19 +42,31 @@ export interface StateCountRows {
   readonly holding: number
 }
 
-export interface CooldownRow extends JobRun {
-  readonly previous_state: JobState | null
-}
+const CooldownRow = Schema.extend(JobRun, Schema.Struct({ previous_state: Schema.NullOr(JobState) }))
+export type CooldownRow = typeof CooldownRow.Type
 
-export interface ChartRow {
-  readonly service: string
-  readonly state: JobState
-  readonly created_at: string
-  readonly scheduled_run_at: string | null
-  readonly started_at: string | null
-  readonly finished_at: string | null
-  readonly updated_at: string
-}
+const ChartRow = Schema.Struct({
+  service: Schema.String,
+  state: JobState,
+  created_at: Schema.String,
+  scheduled_run_at: Schema.NullOr(Schema.String),
+  started_at: Schema.NullOr(Schema.String),
+  finished_at: Schema.NullOr(Schema.String),
+  updated_at: Schema.String
+})
+export type ChartRow = typeof ChartRow.Type
+
+const Count = Schema.Array(Schema.Struct({ n: Schema.Number }))
+const StateCount = Schema.Array(Schema.Struct({ state: Schema.String, n: Schema.Number }))
+
+/** Rows decoded with their schema, never cast: a row that does not match is a defect. */
+const decoded =
+  <A, I>(schema: Schema.Schema<A, I>) =>
+  (statement: Effect.Effect<ReadonlyArray<unknown>, SqlError.SqlError>) =>
+    Effect.flatMap(statement, Schema.decodeUnknown(Schema.Array(schema)))
+const runs = decoded(JobRun)
+const counts = (statement: Effect.Effect<ReadonlyArray<unknown>, SqlError.SqlError>) =>
+  Effect.map(Effect.flatMap(statement, Schema.decodeUnknown(Count)), (rows) => rows[0]?.n ?? 0)
 
 /**
  * The trigram search index the jobs search uses when present. Proposed as a
@@ -77,8 +89,8 @@ export class DashboardReads extends Effect.Service<DashboardReads>()("kernel/Das
   effect: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
 
-    const hasSearchIndex = sql<{ n: number }>`SELECT COUNT(*) AS n FROM sqlite_master
-      WHERE type = 'table' AND name = 'job_runs_search'`.pipe(Effect.map((rows) => (rows[0]?.n ?? 0) > 0))
+    const hasSearchIndex = counts(sql`SELECT COUNT(*) AS n FROM sqlite_master
+      WHERE type = 'table' AND name = 'job_runs_search'`).pipe(Effect.map((n) => n > 0))
 
     const filterClauses = (f: JobFilter, idColumn: string): Array<Statement.Fragment> => {
       const clauses: Array<Statement.Fragment> = []
@@ -99,8 +111,8 @@ export class DashboardReads extends Effect.Service<DashboardReads>()("kernel/Das
         const q = f.q
         if (q !== undefined && q.length >= 3 && (yield* hasSearchIndex)) {
           const where = [sql`job_runs_search MATCH ${ftsPhrase(q)}`, ...filterClauses(f, "s.rowid")]
-          const rows = yield* sql<JobRun>`SELECT j.* FROM job_runs_search s JOIN job_runs j ON j.id = s.rowid
-            WHERE ${sql.and(where)} ORDER BY s.rowid DESC LIMIT ${take}`
+          const rows = yield* runs(sql`SELECT j.* FROM job_runs_search s JOIN job_runs j ON j.id = s.rowid
+            WHERE ${sql.and(where)} ORDER BY s.rowid DESC LIMIT ${take}`)
           return pageOf(rows, f.limit)
         }
         const where = filterClauses(f, "j.id")
@@ -110,8 +122,8 @@ export class DashboardReads extends Effect.Service<DashboardReads>()("kernel/Das
         }
         const rows =
           where.length === 0
-            ? yield* sql<JobRun>`SELECT j.* FROM job_runs j ORDER BY j.id DESC LIMIT ${take}`
-            : yield* sql<JobRun>`SELECT j.* FROM job_runs j WHERE ${sql.and(where)} ORDER BY j.id DESC LIMIT ${take}`
+            ? yield* runs(sql`SELECT j.* FROM job_runs j ORDER BY j.id DESC LIMIT ${take}`)
+            : yield* runs(sql`SELECT j.* FROM job_runs j WHERE ${sql.and(where)} ORDER BY j.id DESC LIMIT ${take}`)
         return pageOf(rows, f.limit)
       }).pipe(Effect.orDie, Effect.withSpan("DashboardReads.listJobs"))
 
@@ -120,31 +132,32 @@ export class DashboardReads extends Effect.Service<DashboardReads>()("kernel/Das
       ping: sql`SELECT 1 AS ok`.pipe(Effect.asVoid),
 
       stateCounts: Effect.gen(function* () {
-        const rows = yield* sql<{ state: string; n: number }>`SELECT state, COUNT(*) AS n FROM job_runs GROUP BY state`
-        const sync = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM job_runs
-          WHERE state = 'waiting_cooldown' AND notes = 'sync_retry'`
-        const holding = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM manual_holds WHERE state = 'holding'`
-        const counts: StateCountRows = {
-          counts: new Map(rows.map((r) => [r.state, r.n])),
-          syncRetry: sync[0]?.n ?? 0,
-          holding: holding[0]?.n ?? 0
-        }
-        return counts
+        const rows = yield* Effect.flatMap(
+          sql`SELECT state, COUNT(*) AS n FROM job_runs GROUP BY state`,
+          Schema.decodeUnknown(StateCount)
+        )
+        const syncRetry = yield* counts(sql`SELECT COUNT(*) AS n FROM job_runs
+          WHERE state = 'waiting_cooldown' AND notes = 'sync_retry'`)
+        const holding = yield* counts(sql`SELECT COUNT(*) AS n FROM manual_holds WHERE state = 'holding'`)
+        const result: StateCountRows = { counts: new Map(rows.map((r) => [r.state, r.n])), syncRetry, holding }
+        return result
       }).pipe(Effect.orDie),
 
       listJobs,
       hasSearchIndex: Effect.orDie(hasSearchIndex),
 
       holdsForDoc: (docId: string) =>
-        Effect.orDie(sql<ManualHold>`SELECT * FROM manual_holds WHERE doc_id = ${docId} ORDER BY id`),
+        Effect.orDie(decoded(ManualHold)(sql`SELECT * FROM manual_holds WHERE doc_id = ${docId} ORDER BY id`)),
 
-      holding: Effect.orDie(sql<ManualHold>`SELECT * FROM manual_holds WHERE state = 'holding' ORDER BY created_at, id`),
+      holding: Effect.orDie(
+        decoded(ManualHold)(sql`SELECT * FROM manual_holds WHERE state = 'holding' ORDER BY created_at, id`)
+      ),
 
       /** Cooling rows, soonest first, each with its document's previous row state (for the queue's "kind"). */
       cooldowns: Effect.orDie(
-        sql<CooldownRow>`SELECT r.*, (SELECT p.state FROM job_runs p WHERE p.doc_id = r.doc_id AND p.id < r.id
+        decoded(CooldownRow)(sql`SELECT r.*, (SELECT p.state FROM job_runs p WHERE p.doc_id = r.doc_id AND p.id < r.id
             ORDER BY p.id DESC LIMIT 1) AS previous_state
-          FROM job_runs r WHERE r.state = 'waiting_cooldown' ORDER BY r.scheduled_run_at, r.id`
+          FROM job_runs r WHERE r.state = 'waiting_cooldown' ORDER BY r.scheduled_run_at, r.id`)
       ),
 
       commandLog: (cursor: number | undefined, limit: number) =>
@@ -176,11 +189,11 @@ export class DashboardReads extends Effect.Service<DashboardReads>()("kernel/Das
        */
       chartRows: (start: string, end: string) =>
         Effect.orDie(
-          sql<ChartRow>`SELECT service, state, created_at, scheduled_run_at, started_at, finished_at, updated_at
+          decoded(ChartRow)(sql`SELECT service, state, created_at, scheduled_run_at, started_at, finished_at, updated_at
             FROM job_runs WHERE state IN ${sql.in(ACTIVE_STATES)} AND +created_at < ${end}
             UNION ALL
             SELECT service, state, created_at, scheduled_run_at, started_at, finished_at, updated_at
-            FROM job_runs WHERE finished_at >= ${start} AND +state NOT IN ${sql.in(ACTIVE_STATES)} AND +created_at < ${end}`
+            FROM job_runs WHERE finished_at >= ${start} AND +state NOT IN ${sql.in(ACTIVE_STATES)} AND +created_at < ${end}`)
         )
     }
   })
