@@ -21,40 +21,16 @@ import type { RawExit } from "./launch.ts"
 import { removeTree } from "./scratch.ts"
 import { makeSandboxLauncher, type SandboxLauncherOptions } from "./sandbox/launcher.ts"
 import { runLayout } from "./sandbox/layout.ts"
+import { sandboxLauncherOptionsFromConfig } from "./sandbox/fromConfig.ts"
 
 export type { SandboxLauncherOptions } from "./sandbox/launcher.ts"
 export { makeSandboxLauncher } from "./sandbox/launcher.ts"
+export { sandboxLauncherOptionsFromConfig } from "./sandbox/fromConfig.ts"
 
 export interface SandboxExecutorOptions extends SandboxLauncherOptions {
   /** SIGTERM → SIGKILL wait when the scope closes on a live run. Default 3 s. */
   readonly killGrace?: Duration.DurationInput
 }
-
-/**
- * Launcher options from the static config. `hidden` should name the config
- * file itself (its path is not in the config); the data dir and the
- * Firestore credentials file are added here.
- */
-export const sandboxLauncherOptionsFromConfig = (
-  config: StaticConfig,
-  overrides: Partial<SandboxLauncherOptions> = {}
-): SandboxLauncherOptions => ({
-  patientBaseDir: config.paths.patientBaseDir,
-  userDataDir: config.paths.userDataDir,
-  minicondaBase: config.paths.minicondaBase,
-  pipelinesRoot: config.paths.pipelinesRoot,
-  scratchRoot: config.sandbox.scratchRoot,
-  bwrapPath: config.sandbox.bwrapPath,
-  cacheDir: config.sandbox.cacheDir,
-  repoWriteWhitelist: config.sandbox.repoWriteWhitelist,
-  limits: Object.fromEntries(Object.entries(config.services).map(([name, service]) => [name, service.limits])),
-  ...overrides,
-  hidden: [
-    config.dataDir,
-    ...(config.firestore.credentialsFile === undefined ? [] : [config.firestore.credentialsFile]),
-    ...(overrides.hidden ?? [])
-  ]
-})
 
 export const sandboxOptionsFromConfig = (
   config: StaticConfig,
