@@ -4,26 +4,17 @@
  * holds up a job transition; a send failure is logged, never raised.
  */
 import { Effect, Either } from "effect"
-import { existsSync, readFileSync } from "node:fs"
 import { AppConfig } from "../kernel/config.ts"
 import { EventBus } from "../kernel/events.ts"
 import { render } from "../kernel/mail/templates.ts"
 import { type NotifyRequest, NotifierMailbox } from "../kernel/mailboxes.ts"
 import { Mailer } from "../kernel/ports/mailer.ts"
+import { RunFiles } from "../kernel/runFiles.ts"
 import { NotificationLog } from "../kernel/store/notifications.ts"
 import { TunableStore } from "../kernel/store/tunables.ts"
 import { actorLayer } from "../kernel/supervise.ts"
 
 const LOG_TAIL_LINES = 20
-
-const lastLines = (file: string | undefined): ReadonlyArray<string> => {
-  if (file === undefined || !existsSync(file)) return []
-  try {
-    return readFileSync(file, "utf8").split("\n").filter((l) => l.length > 0).slice(-LOG_TAIL_LINES)
-  } catch {
-    return []
-  }
-}
 
 const notifier = Effect.gen(function* () {
   const mailbox = yield* NotifierMailbox
@@ -32,6 +23,7 @@ const notifier = Effect.gen(function* () {
   const log = yield* NotificationLog
   const tunables = yield* TunableStore
   const events = yield* EventBus
+  const files = yield* RunFiles
 
   const send = (request: NotifyRequest) =>
     Effect.gen(function* () {
@@ -45,7 +37,7 @@ const notifier = Effect.gen(function* () {
       if (recipients.length === 0) return yield* record("skipped", "no recipients configured")
       const message = render(request.template, {
         ...request.context,
-        lastLogLines: [...lastLines(request.logFile)],
+        lastLogLines: [...(yield* files.tail(request.logFile, LOG_TAIL_LINES))],
         dashboardUrl: config.mail.dashboardUrl
       })
       const sent = yield* Effect.either(mailer.send({ to: recipients, ...message }))

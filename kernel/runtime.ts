@@ -22,6 +22,7 @@ import { CommandBus } from "./commandBus.ts"
 import { PermanentFailure } from "./failure.ts"
 import { MailboxesLive } from "./mailboxes.ts"
 import { Outage } from "./outage.ts"
+import { RunFiles } from "./runFiles.ts"
 import type { Executor } from "./ports/executor.ts"
 import { databaseLayer } from "./store/database.ts"
 import { CommandLog } from "./store/commandLog.ts"
@@ -42,7 +43,8 @@ export const storeLayer = (databaseFile: string) =>
     OcrCache.Default,
     TunableStore.Default,
     WriteProbe.Default,
-    Outage.Default
+    Outage.Default,
+    RunFiles.Default
   ).pipe(
     Layer.provideMerge(MailboxesLive),
     Layer.provideMerge(Activity.Default),
