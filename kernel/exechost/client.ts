@@ -97,10 +97,13 @@ export const makeExecHostExecutor = (options: ExecHostClientOptions): Effect.Eff
         else if (event._tag === "Lost") settle(event.runId, { _tag: "Lost", message: event.message })
       })
 
+    /** Runs started over the current connection (forgotten when it drops, when events may have been missed). */
+    const startedHere = new Set<number>()
     const client = yield* connect({
       socketPath,
       protocol: HostProtocol,
       onEvent,
+      onConnect: Effect.sync(() => startedHere.clear()),
       dialTimeout: "500 millis",
       callTimeout: options.callTimeout ?? Duration.seconds(30)
     })
@@ -153,6 +156,8 @@ export const makeExecHostExecutor = (options: ExecHostClientOptions): Effect.Eff
           waiter = yield* Deferred.make<Ended>()
           waiters.set(runId, waiter)
         }
+        // A run this connection started needs no question: its exit event cannot be missed while connected.
+        if (startedHere.has(runId)) return yield* Deferred.await(waiter)
         const statuses = yield* client.call(new Status({ runIds: [runId] })).pipe(Effect.mapError(unavailable))
         const status = new Map(statuses).get(runId)
         if (status?._tag === "Exited" || status?._tag === "Lost") settle(runId, status)
@@ -165,6 +170,7 @@ export const makeExecHostExecutor = (options: ExecHostClientOptions): Effect.Eff
     return {
       start: (spec) =>
         client.call(new Start({ spec, sandbox: options.sandbox })).pipe(
+          Effect.tap(() => Effect.sync(() => startedHere.add(spec.runId))),
           Effect.catchTags({
             StartRefused: (e) => Effect.fail(new SpawnError({ message: e.message })),
             IpcUnavailable: (e) => Effect.fail(unavailable(e))
@@ -182,7 +188,12 @@ export const makeExecHostExecutor = (options: ExecHostClientOptions): Effect.Eff
         ),
       acknowledge: (runId) =>
         client.call(new Acknowledge({ runId })).pipe(
-          Effect.tap(() => Effect.sync(() => ended.delete(runId))),
+          Effect.tap(() =>
+            Effect.sync(() => {
+              ended.delete(runId)
+              startedHere.delete(runId)
+            })
+          ),
           Effect.mapError(unavailable)
         ),
       live: client.call(new Live({})).pipe(Effect.mapError(unavailable))

@@ -7,8 +7,11 @@
  * Ordering rules:
  * - the record (spec.json) is written before the monitor is spawned, so any
  *   monitor a restarted host finds has a record;
- * - an outcome is reported only after `final.json` is fsynced, and reported
- *   again to every new connection until acknowledged;
+ * - an outcome is reported only after the monitor's `exit` is fsynced and
+ *   `final.json` is written (atomically, not fsynced: after a machine crash it
+ *   is computed again from `exit`, since Launcher.finish is idempotent and
+ *   keeps its own journal); reported again to every new connection until
+ *   acknowledged;
  * - finishing is idempotent (Launcher.finish may run twice after a crash);
  * - "monitor gone and no exit file" is the only way a run is Lost
  *   (podman's rule); the monitor writes its exit file before it exits.
@@ -128,10 +131,13 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
     const settle = (t: Tracked): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (t.phase !== "running") return Effect.void
+        // No exit file yet and the monitor still there: it is writing it (a kill, a time limit); not Lost.
+        if (!hasRawExit(t.dir) && !monitorGone(t)) return Effect.void
         t.phase = "finishing"
         t.watcher?.close()
         t.watcher = undefined
         return Effect.gen(function* () {
+          // Read after the monitor is gone or its file exists: a missing file now means none will come.
           const final = yield* finishWith(t, readRawExit(t.dir))
           const written = yield* Effect.either(writeFinal(t.dir, final))
           if (written._tag === "Left") {

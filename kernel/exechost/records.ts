@@ -5,7 +5,8 @@
  *   monitor      "pid startTime" of the monitor (host, right after spawning it)
  *   pids         "monitorPid monitorStartTime pipelinePgid" (the monitor)
  *   exit         the raw exit, fsynced (the monitor, as its last act)
- *   final.json   the finished outcome (Exited/Lost), fsynced (host, before reporting it)
+ *   final.json   the finished outcome (Exited/Lost), written atomically before it is reported
+ *                (not fsynced: `exit` is, and finishing again gives the same outcome)
  *
  * The directory is removed when the kernel acknowledges the run. Start time
  * (field 22 of /proc/<pid>/stat) guards every pid against reuse.
@@ -109,7 +110,7 @@ export const writeMonitor = (dir: string, pid: number, startTime: string) =>
   })
 
 export const writeFinal = (dir: string, final: FinalRecord) =>
-  writeAtomic(path.join(dir, "final.json"), JSON.stringify(Schema.encodeSync(FinalRecord)(final)), true)
+  writeAtomic(path.join(dir, "final.json"), JSON.stringify(Schema.encodeSync(FinalRecord)(final)), false)
 
 export const removeRun = (dir: string) => Effect.promise(() => fs.promises.rm(dir, { recursive: true, force: true }))
 

@@ -186,12 +186,16 @@ export interface HostProcess {
 }
 
 /** The host as production runs it (`node --import tsx kernel/exechost/main.ts config.json`); SIGKILLed with the scope if still there. */
-export const hostProcess = (configFile: string, dataDir: string): Effect.Effect<HostProcess, never, Scope.Scope> =>
+export const hostProcess = (
+  configFile: string,
+  dataDir: string,
+  command: ReadonlyArray<string> = ["--import", "tsx", join(ROOT, "kernel/exechost/main.ts")]
+): Effect.Effect<HostProcess, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.gen(function* () {
       const log = join(dataDir, "exechost.test.log")
       mkdirSync(dataDir, { recursive: true })
-      const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "kernel/exechost/main.ts"), configFile], {
+      const child = spawn(process.execPath, [...command, configFile], {
         cwd: ROOT,
         detached: true,
         stdio: ["ignore", openSync(log, "a"), openSync(log, "a")],
