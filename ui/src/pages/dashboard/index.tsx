@@ -29,14 +29,15 @@ export const DashboardPage = () => {
   }
   createEffect(
     on(wantedRun, async (run) => {
-      if (run === undefined || runTarget()?.run === run) return
+      // Object.is: a non-numeric run is NaN, and NaN is not === to itself.
+      if (run === undefined || Object.is(runTarget()?.run, run)) return
       if (Number.isNaN(run)) {
         setRunTarget({ run, error: "That link does not name a run: a run is a number, as in #/run/42." })
         return
       }
       setRunTarget({ run })
       const found = await call((api) => api.dashboard.runLog({ path: { run } }))
-      if (wantedRun() !== run) return
+      if (!Object.is(wantedRun(), run)) return
       setRunTarget(found.ok ? { run, doc: found.value.doc } : { run, error: found.message })
     })
   )
@@ -45,11 +46,11 @@ export const DashboardPage = () => {
     if (r.page !== "dashboard") return undefined
     if (r.doc !== undefined) return r.doc
     const target = runTarget()
-    return r.run !== undefined && target !== undefined && target.run === r.run ? target.doc : undefined
+    return r.run !== undefined && target !== undefined && Object.is(target.run, r.run) ? target.doc : undefined
   }
   const runError = () => {
     const target = runTarget()
-    return target !== undefined && target.run === wantedRun() ? target.error : undefined
+    return target !== undefined && Object.is(target.run, wantedRun()) ? target.error : undefined
   }
 
   return (

@@ -115,7 +115,7 @@ export const StateCardModal = (props: { readonly card: CardId; readonly onClose:
           Timed holds are listed below (the Process Queue shows why each waits). Manual holds ({holds().length}) have no row until released:
           <For each={holds()}>
             {(h) => (
-              <button type="button" class="chip hold-chip" onClick={() => { props.onClose(); openDoc(h.doc) }} aria-label={`Open ${h.doc}, manual hold H${h.hold}`}>
+              <button type="button" class="chip hold-chip" onClick={() => { props.onClose(); openDoc(h.doc) }}>
                 H{h.hold} {h.doc}
               </button>
             )}
