@@ -380,7 +380,9 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
             return exit
           }
           for (const w of changes.strayWhiteouts) fs.rmSync(w, { force: true })
-          runCommit(layout.journal, spec.runId, changes.ops, record(success), options.commitProbe)
+          // Nothing changed: nothing to journal.
+          if (changes.ops.length === 0) record(success)()
+          else runCommit(layout.journal, spec.runId, changes.ops, record(success), options.commitProbe)
           yield* appendLog(spec.logFile, [`exit 0: committed ${changes.ops.length} change(s) to patient ${plan.patientId}'s folders`])
           return success
         }).pipe(
