@@ -282,10 +282,11 @@ const atRest = async (s: Started) => {
   return { kernel: stats("kernel"), exechost: stats("exechost"), dashboard: stats("dashboard") }
 }
 
+/** A burst: batches of 100 documents (a batch is retried as a whole; `set` is idempotent). */
 const writeReports = async (db: Firestore, prefix: string, count: number) => {
-  for (let start = 0; start < count; start += 500) {
+  for (let start = 0; start < count; start += 100) {
     const batch = db.batch()
-    for (let i = start; i < Math.min(count, start + 500); i++) {
+    for (let i = start; i < Math.min(count, start + 100); i++) {
       batch.set(db.collection("reports").doc(`${prefix}-${i}`), {
         status: "Data Ready",
         service: "Epi-Insight",
@@ -294,7 +295,14 @@ const writeReports = async (db: Firestore, prefix: string, count: number) => {
         collectionDate: "2026-01-01"
       })
     }
-    await batch.commit()
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await batch.commit()
+        break
+      } catch (e) {
+        if (attempt === 3) throw e
+      }
+    }
   }
 }
 
