@@ -15,6 +15,9 @@
  * input, and is logged; a 5xx is logged too.
  */
 import { HttpApiError, HttpApp, HttpIncomingMessage, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import type { IncomingMessage } from "node:http"
+import { Readable } from "node:stream"
 import { Cause, Effect, Either, Option } from "effect"
 
 /** Bytes. The CSV upload is the one large body. */
@@ -87,6 +90,26 @@ const checkUrl = Effect.gen(function* () {
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"])
 
+/**
+ * The body reader stops at the limit by destroying the request stream, which
+ * on Node destroys the socket: a client still uploading a chunked body then
+ * sees a reset instead of the 413. Here "destroy" drains the rest instead,
+ * and the 413 closes the connection once it is sent.
+ */
+const drainInsteadOfReset = (request: HttpServerRequest.HttpServerRequest) => {
+  let incoming: IncomingMessage
+  try {
+    incoming = NodeHttpServerRequest.toIncomingMessage(request)
+  } catch {
+    return
+  }
+  if (!(incoming instanceof Readable)) return
+  incoming.destroy = function (this: IncomingMessage) {
+    this.resume()
+    return this
+  }
+}
+
 const checkBody = Effect.gen(function* () {
   const request = yield* HttpServerRequest.HttpServerRequest
   if (!BODY_METHODS.has(request.method)) return Option.none<HttpServerResponse.HttpServerResponse>()
@@ -96,9 +119,11 @@ const checkBody = Effect.gen(function* () {
   if (Number.isFinite(declared) && declared > limit) {
     return Option.some(error(413, "PayloadTooLarge", `request body is ${declared} bytes; the limit here is ${limit}`))
   }
+  drainInsteadOfReset(request)
   const text = yield* Effect.either(HttpIncomingMessage.withMaxBodySize(request.text, Option.some(limit)))
   if (Either.isLeft(text)) {
-    return Option.some(error(413, "PayloadTooLarge", `request body could not be read within the ${limit}-byte limit`))
+    const tooLarge = error(413, "PayloadTooLarge", `request body could not be read within the ${limit}-byte limit`)
+    return Option.some(HttpServerResponse.setHeader(tooLarge, "connection", "close"))
   }
   const contentType = (request.headers["content-type"] ?? "application/json").toLowerCase()
   if (contentType.includes("application/json") && text.right.trim() !== "") {
