@@ -7,7 +7,7 @@ import { ProcessPort } from "../../kernel/ports/process.ts"
 import { checkBwrap, ProcessPortLive } from "../../kernel/process/select.ts"
 import { effectiveMaxWorkers } from "../../schemas/tunables.ts"
 import type { StaticConfig } from "../../schemas/config.ts"
-import { makeSpec, makeWorld, quiet, readLog, runToExit, type World } from "./helpers.ts"
+import { makeSpec, makeWorld, quiet, readLog, runToExit, testScript, type World } from "./helpers.ts"
 
 const configFor = (world: World, bwrapPath: string): StaticConfig => ({
   dataDir: world.root,
@@ -79,14 +79,16 @@ describe("executor selection", () => {
   it.live("SANDBOX_ENABLED=1 gives the bubblewrap executor, 0 the plain one", () =>
     quiet(
       Effect.gen(function* () {
-        for (const [enabled, expectedBase] of [
-          [1, path.join(world.scratch)],
-          [0, world.base]
+        // Both see the real roots (rule 15); only the sandboxed run is in its own pid namespace.
+        for (const [enabled, sandboxed] of [
+          [1, true],
+          [0, false]
         ] as const) {
           const port = yield* Effect.provide(ProcessPort, ProcessPortLive(configFor(world, "bwrap"), enabled))
-          const spec = makeSpec(world)
+          const spec = makeSpec(world, { script: testScript("snippet.sh"), env: { LOMI_TEST_SNIPPET: 'echo "MYPID $$"; echo "BASE=$LOMI_BASE_DIR"' } })
           expect((yield* runToExit(port, spec)).code).toBe(0)
-          expect(readLog(spec)).toContain(`LOMI_BASE_DIR=${expectedBase}`)
+          expect(readLog(spec)).toContain(`BASE=${world.base}\n`)
+          expect(Number(/MYPID (\d+)/.exec(readLog(spec))?.[1]) < 10).toBe(sandboxed)
         }
       })
     )
