@@ -80,12 +80,14 @@ interface Moved {
 
 type StoreError = SqlError.SqlError | ParseResult.ParseError
 
-const decodeRuns = Schema.decodeUnknown(Schema.Array(JobRun))
+// Synchronous decoders returning Either (itself an Effect): every row of every statement goes through one,
+// and the Effect-returning decoders cost a fiber step per value on the per-job path.
+const decodeRuns = Schema.decodeUnknownEither(Schema.Array(JobRun))
 const Ids = Schema.Array(Schema.Struct({ id: Schema.Number }))
-const decodeIds = Schema.decodeUnknown(Ids)
-const decodeStates = Schema.decodeUnknown(Schema.Array(Schema.Struct({ id: Schema.Number, state: JobState })))
-const decodeDue = Schema.decodeUnknown(Schema.Array(Schema.Struct({ due: Schema.NullOr(Schema.String) })))
-const decodeCount = Schema.decodeUnknown(Schema.Array(Schema.Struct({ n: Schema.Number })))
+const decodeIds = Schema.decodeUnknownEither(Ids)
+const decodeStates = Schema.decodeUnknownEither(Schema.Array(Schema.Struct({ id: Schema.Number, state: JobState })))
+const decodeDue = Schema.decodeUnknownEither(Schema.Array(Schema.Struct({ due: Schema.NullOr(Schema.String) })))
+const decodeCount = Schema.decodeUnknownEither(Schema.Array(Schema.Struct({ n: Schema.Number })))
 
 const daysBefore = (iso: string, days: number) => new Date(Date.parse(iso) - days * 86_400_000).toISOString()
 
