@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync, promises as fs, readlinkSync } from "node:fs"
+import { existsSync, promises as fs, readdirSync, readFileSync, readlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
@@ -107,6 +107,19 @@ NodeName=localhost NodeAddr=127.0.0.1 CPUs=16 RealMemory=8000 State=UNKNOWN
 PartitionName=${partition} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 `
 
+/** SIGKILLs every process whose environment names this cluster's slurm.conf (job steps and what they started). */
+const killLeftovers = (conf: string) => {
+  const marker = `SLURM_CONF=${conf}`
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
+    try {
+      if (readFileSync(`/proc/${name}/environ`, "utf8").split("\0").includes(marker)) process.kill(Number(name), "SIGKILL")
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+}
+
 export const startSlurmCluster = async (): Promise<SlurmCluster> => {
   if (process.getuid?.() !== 0) {
     throw new Error("Slurm test cluster: must run as root (slurmd starts jobs as their user; munged and the namespace need root)")
@@ -154,8 +167,16 @@ export const startSlurmCluster = async (): Promise<SlurmCluster> => {
   }
 
   let controller: ChildProcess | undefined
+  let cancelJobs: () => Promise<void> = async () => undefined
+  /**
+   * Jobs outlive slurmd (slurmstepd is their parent), so a test that failed
+   * mid-way would leave its pipeline running: cancel every job first, then
+   * stop the daemons, then end whatever still carries this cluster's SLURM_CONF.
+   */
   const stop = async () => {
+    await cancelJobs().catch(() => undefined)
     for (const child of [...children].reverse()) await stopChild(child)
+    killLeftovers(conf)
     await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined)
   }
 
@@ -206,6 +227,15 @@ export const startSlurmCluster = async (): Promise<SlurmCluster> => {
     }
 
     await startController()
+    cancelJobs = async () => {
+      if (controller === undefined) return
+      await client("scancel", ["--full", "--signal=KILL", `--partition=${partition}`])
+      await client("scancel", [`--partition=${partition}`])
+      const deadline = Date.now() + 20_000
+      while (Date.now() < deadline && (await client("squeue", ["-h", "-o", "%i"])).stdout.trim() !== "") {
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    }
     daemon("slurmd", ["-D", "-N", "localhost", "-f", conf])
     await waitFor(
       "node idle",
