@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Duration, Effect, Exit, Scope } from "effect"
 import { stopAllPipelines } from "../../kernel/exechost/client.ts"
+import { SpawnError } from "../../kernel/ports/executor.ts"
 import { holdHostLock } from "../../kernel/exechost/lock.ts"
 import {
   clientOf,
@@ -168,6 +169,22 @@ describe("execution host processes", () => {
       expect(yield* stopAllPipelines(t.config.dataDir, Duration.millis(300))).toBe(2)
       expect(liveMatching(`${t.root}/bin/pipeline.sh`)).toEqual([])
       expect((yield* client.live).length).toBe(0)
+    })
+  )
+
+  it.scopedLive("a start that cannot run is refused in one line and leaves nothing behind", () =>
+    Effect.gen(function* () {
+      const t = yield* tempRoot
+      yield* inProcessHost(t.config)
+      const client = yield* clientOf(t.config)
+      const missing = join(t.root, "bin", "no-such.sh")
+      const refused = yield* Effect.flip(client.start({ ...specFor(t, 208), script: missing }))
+      expect(refused).toEqual(new SpawnError({ message: `pipeline script not found: ${missing}` }))
+      const unsafe = yield* Effect.flip(client.start({ ...specFor(t, 209), patientId: "../etc" }))
+      expect(unsafe.message).toBe('patient id is not a safe path segment: "../etc"')
+      const statuses = yield* client.status([208, 209])
+      expect([...statuses.values()]).toEqual([{ _tag: "Unknown" }, { _tag: "Unknown" }])
+      expect(existsSync(runDir(t.config.dataDir, 208))).toBe(false)
     })
   )
 })
