@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { hostProcess, writeConfig } from "../exechost/support.ts"
-import { startKernel } from "./restart-kernel.ts"
+import { following, startKernel } from "./restart-kernel.ts"
 import { control, eventually, integrationConfig, isLive, quiet, rowsFor, runLog, tempRoot, type TestRoot, waitForRows } from "./support.ts"
 
 const KERNEL = fileURLToPath(new URL("./restart-kernel.ts", import.meta.url))
@@ -103,6 +103,28 @@ describe("kernel restarts on the execution host", () => {
         // Its one run: the exit was routed, not taken for a crash.
         expect(first === undefined ? "" : startLines(runLog(integrationConfig(t), first))).toBe(1)
         yield* run(rowsFor("r-2"))
+      })
+    ),
+    600_000
+  )
+
+  it.scopedLive("the execution host SIGKILLed mid-run: the pipeline keeps running, a new host adopts it, the kernel routes its exit", () =>
+    quiet(
+      Effect.gen(function* () {
+        const { t, config, configFile, host, ctl } = yield* setUp
+        ctl.gate("r-3")
+        ctl.exitWith("r-3", 0)
+        const { run } = yield* startKernel(t, "r-3", configFile)
+        const runId = yield* run(following("r-3"))
+        const pipeline = ctl.pid("r-3", 1)
+        host.kill("SIGKILL")
+        yield* eventually("the host to die", Effect.sync(() => !isLive(host.pid)))
+        expect(pipeline !== undefined && isLive(pipeline)).toBe(true)
+        // As systemd's Restart=always would: a new host, which adopts the live monitor.
+        yield* hostProcess(configFile, config.dataDir)
+        ctl.open("r-3")
+        const rows = yield* run(waitForRows("r-3", "succeeded", (r) => r.at(-1)?.state === "succeeded", { timeoutMs: 120_000 }))
+        expect(rows.map((r) => [r.id, r.attempt, r.state, r.exit_code])).toEqual([[runId, 1, "succeeded", 0]])
       })
     ),
     600_000
