@@ -17,7 +17,7 @@ import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import type { PipelineExit, PipelineSpec } from "../../ports/executor.ts"
 import { SpawnError } from "../../ports/executor.ts"
 import { isSafeSegment } from "../../../schemas/report.ts"
@@ -26,7 +26,16 @@ import { copyTree, removeTree } from "../scratch.ts"
 import { bwrapArgs, launchScript, listingScript, mountScript, unmountablePath, type Bind, type ChainPlan } from "./bwrap.ts"
 import { computeChanges, describeUpper, dirsToList } from "./changes.ts"
 import { recoverJournal, runCommit, writeAtomic, type CommitProbe } from "./commit.ts"
-import { cgroupsUsable, closeRunCgroups, createRunCgroups, prlimitArgs, resolveLimits, type RunLimits } from "./limits.ts"
+import {
+  cgroupsUsable,
+  closeRunCgroups,
+  createRunCgroups,
+  prlimitArgs,
+  readCgroupVerdict,
+  removeRunCgroups,
+  resolveLimits,
+  type RunLimits
+} from "./limits.ts"
 import { runDirPattern, runLayout, type RunLayout, type RunPlan, type TreeName, type TreePlan } from "./layout.ts"
 
 export interface SandboxLauncherOptions {
@@ -344,7 +353,15 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
           ...(raw.timedOut ? { errorMessage: "time limit exceeded: the run was killed" } : {})
         }
       }
-      const hit = plan.cgroups === null ? { memoryHit: false, pidsHit: false } : closeRunCgroups(plan.cgroups)
+      const cgroups = plan.cgroups
+      const hit = cgroups === null ? { memoryHit: false, pidsHit: false } : readCgroupVerdict(cgroups)
+      if (cgroups !== null) {
+        // Busy for a moment after the exit while the kernel tears the last processes down.
+        yield* Effect.sync(() => removeRunCgroups(cgroups)).pipe(
+          Effect.repeat({ until: (removed) => removed, schedule: Schedule.spaced(Duration.millis(20)), times: 100 }),
+          Effect.ignore
+        )
+      }
       const record = (exit: PipelineExit) => () => writeAtomic(layout.outcome, JSON.stringify(exit))
       const success: PipelineExit = { code: 0, signal: null }
 

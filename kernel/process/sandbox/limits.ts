@@ -92,20 +92,40 @@ export interface CgroupVerdict {
   readonly pidsHit: boolean
 }
 
-/** What the kernel recorded against the run's limits; then the groups are removed (best effort: empty groups only). */
-export const closeRunCgroups = (cg: RunCgroups): CgroupVerdict => {
-  const verdict = {
-    memoryHit: readNumber(path.join(cg.memory, "memory.failcnt")) > 0,
-    pidsHit: readNumber(path.join(cg.pids, "pids.events"), /max (\d+)/) > 0
+/** What the kernel recorded against the run's limits. */
+export const readCgroupVerdict = (cg: RunCgroups): CgroupVerdict => ({
+  memoryHit: readNumber(path.join(cg.memory, "memory.failcnt")) > 0,
+  pidsHit: readNumber(path.join(cg.pids, "pids.events"), /max (\d+)/) > 0
+})
+
+/**
+ * Removes the run's groups, then this host's parent groups when no other run
+ * is left in them. False while a group is still busy (its last processes are
+ * still being torn down right after the exit: EBUSY for a moment).
+ */
+export const removeRunCgroups = (cg: RunCgroups): boolean => {
+  let done = true
+  for (const dir of [cg.pids, cg.memory]) {
+    try {
+      rmdirSync(dir)
+    } catch (error) {
+      if (!(typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT")) done = false
+    }
   }
-  // The run's group, then this host's parent group when no other run is left in it.
-  for (const dir of [cg.pids, cg.memory, path.dirname(cg.pids), path.dirname(cg.memory)]) {
+  for (const dir of [path.dirname(cg.pids), path.dirname(cg.memory)]) {
     try {
       rmdirSync(dir)
     } catch {
-      // Already gone, busy with another run, or a straggler still inside (the monitor ends the group first).
+      // Another run of this host is still in it.
     }
   }
+  return done
+}
+
+/** Reads the verdict, then removes the groups (one attempt). */
+export const closeRunCgroups = (cg: RunCgroups): CgroupVerdict => {
+  const verdict = readCgroupVerdict(cg)
+  removeRunCgroups(cg)
   return verdict
 }
 
