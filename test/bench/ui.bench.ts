@@ -16,8 +16,7 @@
  * dashboard's path is timed. Debian's Chromium via playwright-core.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { SqlClient } from "@effect/sql"
 import { Effect, Logger, LogLevel, ManagedRuntime } from "effect"
@@ -26,7 +25,7 @@ import solid from "vite-plugin-solid"
 import { MemoryFirestore } from "../../kernel/firestore/memory.ts"
 import { Outage } from "../../kernel/outage.ts"
 import { arrive, exitAfter, serverLayer, signIn, TestServer, USERS } from "../http/support.ts"
-import { builtUi, hasChromium, launchChromium } from "../browser/support.ts"
+import { builtUi, hasChromium, launchChromium, repoRoot } from "../browser/support.ts"
 import { ms, ratio, table } from "./table.ts"
 
 const JOBS = 10_000
@@ -52,7 +51,9 @@ const gzipKb = (dir: string) =>
 
 /** The framework alone: a Solid app that renders one line, built with the same settings. */
 const emptySolidApp = async (): Promise<string> => {
-  const root = mkdtempSync(join(tmpdir(), "lomi-empty-solid-"))
+  // Inside the repository (.bench/ is gitignored) so that solid-js resolves from its node_modules.
+  mkdirSync(join(repoRoot, ".bench"), { recursive: true })
+  const root = mkdtempSync(join(repoRoot, ".bench", "empty-solid-"))
   mkdirSync(join(root, "src"))
   writeFileSync(join(root, "index.html"), '<!doctype html><div id="root"></div><script type="module" src="/src/main.tsx"></script>')
   writeFileSync(
@@ -80,7 +81,7 @@ const main = async () => {
   const empty = await emptySolidApp()
   const uiKb = gzipKb(ui)
   const emptyKb = gzipKb(empty)
-  rmSync(join(empty, ".."), { recursive: true, force: true })
+  rmSync(dirname(empty), { recursive: true, force: true })
 
   // 2-4 need the allocator and a browser.
   const runtime = ManagedRuntime.make(serverLayer({ staticDir: ui }))
