@@ -10,9 +10,10 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
+import { Executor } from "../../kernel/ports/executor.ts"
 import { hostProcess, writeConfig } from "../exechost/support.ts"
 import { following, startKernel } from "./restart-kernel.ts"
-import { control, eventually, integrationConfig, isLive, quiet, rowsFor, runLog, tempRoot, type TestRoot, waitForRows } from "./support.ts"
+import { control, eventually, execute, integrationConfig, isLive, quiet, rowsFor, runLog, tempRoot, type TestRoot, waitForRows } from "./support.ts"
 
 const KERNEL = fileURLToPath(new URL("./restart-kernel.ts", import.meta.url))
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url))
@@ -125,6 +126,29 @@ describe("kernel restarts on the execution host", () => {
         ctl.open("r-3")
         const rows = yield* run(waitForRows("r-3", "succeeded", (r) => r.at(-1)?.state === "succeeded", { timeoutMs: 120_000 }))
         expect(rows.map((r) => [r.id, r.attempt, r.state, r.exit_code])).toEqual([[runId, 1, "succeeded", 0]])
+      })
+    ),
+    600_000
+  )
+
+  it.scopedLive("kill from the dashboard while the kernel restarts ends the adopted pipeline; nothing runs again", () =>
+    quiet(
+      Effect.gen(function* () {
+        const { t, configFile, ctl } = yield* setUp
+        ctl.gate("r-4")
+        const kernel = yield* kernelProcess(t, "r-4", configFile)
+        const pipeline = ctl.pid("r-4", 1)
+        yield* kernel.stop("SIGKILL")
+        expect(pipeline !== undefined && isLive(pipeline)).toBe(true)
+        // The operator's kill arrives as soon as the next kernel takes commands, while it recovers.
+        const { run } = yield* startKernel(t, "r-4", configFile)
+        const answer = yield* run(execute({ _tag: "kill", doc: "r-4" }))
+        expect(answer.ok).toBe(true)
+        yield* eventually("the pipeline to be gone", Effect.sync(() => pipeline !== undefined && !isLive(pipeline)), { timeoutMs: 60_000 })
+        const rows = yield* run(waitForRows("r-4", "killed", (r) => r.at(-1)?.state === "failed_permanent", { timeoutMs: 60_000 }))
+        expect(rows.map((r) => [r.id, r.attempt, r.state])).toEqual([[kernel.runId, 1, "failed_permanent"]])
+        const executor = yield* run(Executor)
+        yield* eventually("nothing live on the host", Effect.map(Effect.orElseSucceed(executor.live, () => [{}]), (l) => l.length === 0), { timeoutMs: 60_000 })
       })
     ),
     600_000
