@@ -42,8 +42,8 @@ const args = process.argv.slice(2)
 
 const say = (line: string) => process.stderr.write(`launcher: ${line}\n`)
 
-const start = (name: string, file: string): ChildProcess => {
-  const child = spawn(process.execPath, [...process.execArgv, file, ...args], { stdio: "inherit", detached: true })
+const start = (name: string, file: string, env: NodeJS.ProcessEnv = process.env): ChildProcess => {
+  const child = spawn(process.execPath, [...process.execArgv, file, ...args], { stdio: "inherit", detached: true, env })
   child.on("error", (e) => say(`${name} could not start: ${e.message}`))
   return child
 }
@@ -62,7 +62,9 @@ const stop = async (child: ChildProcess | undefined, signal: NodeJS.Signals) => 
 
 let stopping = false
 const host = existsSync(OPTIONAL.host) ? start("execution host", OPTIONAL.host) : undefined
-let kernel = start("kernel", KERNEL)
+// The kernel waits for this host rather than starting its own (which would outlive Ctrl-C).
+const kernelEnv = host === undefined ? process.env : { ...process.env, LOMI_EXECHOST_EXTERNAL: "1" }
+let kernel = start("kernel", KERNEL, kernelEnv)
 const dashboard = existsSync(OPTIONAL.dashboard) ? start("dashboard server", OPTIONAL.dashboard) : undefined
 
 const stopAll = async (signal: NodeJS.Signals, code: number) => {
@@ -84,7 +86,7 @@ const superviseKernel = async () => {
     if (stopping) return
     if (code === RESTART_REQUESTED && performance.now() - startedAt >= MIN_RESTART_INTERVAL_MS) {
       say("kernel asked for a restart; starting it again")
-      kernel = start("kernel", KERNEL)
+      kernel = start("kernel", KERNEL, kernelEnv)
       continue
     }
     if (code === RESTART_REQUESTED) say("kernel asked for a restart within 2 s of starting; stopping instead")
