@@ -5,6 +5,7 @@ import { ACTIVE_STATES, isActive, JobState, TRANSITIONS, type JobRun } from "../
 import { defaultTunables } from "../../schemas/tunables.ts"
 import { routeFor } from "../../kernel/routing.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
+import { failedProof } from "../support/proof.ts"
 import { arrival, freshStore } from "../support/store.ts"
 import { Schema } from "effect"
 
@@ -49,7 +50,7 @@ const apply = (op: Op) =>
         const route = routeFor({ _tag: "Exited", code: op.code }, run.attempt, tunables)
         const end = { exitCode: op.code, errorMessage: null }
         if (route === "succeeded") yield* jobs.succeed(run.id, 0)
-        else if (route === "exhausted") yield* jobs.failPermanent(run.id, ["running"], end, { _proof: "FirestoreFailedWritten", docId: run.doc_id })
+        else if (route === "exhausted") yield* jobs.failPermanent(run.id, ["running"], end, yield* failedProof(run.doc_id))
         else {
           const attempt = route === "temp_failed" ? run.attempt : run.attempt + 1
           yield* jobs.endWithFollowUp(run.id, "running", route === "temp_failed" ? "temp_failed" : "failed_retrying", end, { state: "waiting_cooldown", attempt, scheduledRunAt: past, notes: null })
@@ -62,7 +63,7 @@ const apply = (op: Op) =>
       case "kill": {
         const newest = yield* jobs.newestForDoc(op.doc)
         if (Option.isSome(newest) && isActive(newest.value.state)) {
-          yield* jobs.failPermanent(newest.value.id, ACTIVE_STATES, { exitCode: null, errorMessage: "Killed" }, { _proof: "FirestoreFailedWritten", docId: op.doc })
+          yield* jobs.failPermanent(newest.value.id, ACTIVE_STATES, { exitCode: null, errorMessage: "Killed" }, yield* failedProof(op.doc))
         }
         return
       }
