@@ -92,7 +92,7 @@ const eventOf = (runId: number, final: FinalRecord): HostEvent =>
 /** Builds the host, adopting what an earlier host left (live monitors, unreported exits). */
 export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const root = runsRoot(options.dataDir)
+    const root = runsRoot(path.resolve(options.dataDir))
     fs.mkdirSync(root, { recursive: true })
     const graceMs = options.graceMs ?? 3000
     const runs = new Map<number, Tracked>()
