@@ -12,7 +12,6 @@
  * `running` and changes nothing.
  */
 import { Duration, Effect, Either, Option, Schedule } from "effect"
-import { existsSync } from "node:fs"
 import { join } from "node:path"
 import type { JobRun } from "../../schemas/job.ts"
 import { isSafeSegment } from "../../schemas/report.ts"
@@ -24,6 +23,7 @@ import { Executor, ExecutorUnavailable, type RunStatus } from "../../kernel/port
 import { type Outcome, outcomeOfExit, routeOutcome } from "../../kernel/routing.ts"
 import { untilStored } from "../../kernel/storeRetry.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
+import { RunFiles } from "../../kernel/runFiles.ts"
 import { OcrCache } from "../../kernel/store/ocrCache.ts"
 
 /** Why a row may not run at all: the dispatcher's check, repeated for a sync-retry row. */
@@ -77,7 +77,13 @@ const store = (run: JobRun, ended: Ended) =>
     yield* untilStored(
       `outcome of run ${run.id}`,
       routeOutcome(row, outcome, logFile).pipe(
-        Effect.zipRight(keepsOcr && patientOcr !== undefined && existsSync(patientOcr) ? ocr.put(row.doc_id, row.id, patientOcr) : Effect.void)
+        Effect.zipRight(
+          keepsOcr && patientOcr !== undefined
+            ? Effect.flatMap(RunFiles, (files) => files.exists(patientOcr)).pipe(
+                Effect.flatMap((present) => (present ? ocr.put(row.doc_id, row.id, patientOcr) : Effect.void))
+              )
+            : Effect.void
+        )
       )
     )
     // A Failed write deferred by an outage keeps the row running: the exit stays unacknowledged until it lands.
