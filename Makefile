@@ -6,7 +6,7 @@ NODE_STAMP := node_modules/.installed
 TSX := node_modules/.bin/tsx
 FIXTURE ?=
 
-.PHONY: fuzz build monitor help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
+.PHONY: chaos fuzz build monitor help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
 
 help:
 	@echo "make run            start the allocator (embedded demo unless LOMI_CONFIG is set)"
@@ -93,6 +93,10 @@ replay: deps
 
 replay-update: deps
 	$(TSX) kernel/replay/updateGoldens.ts
+
+# Seeded fault injection (the seed is printed; CHAOS_SEED=n reruns it). `make test` runs the short version.
+chaos: deps $(MONITOR)
+	CHAOS_HOST_KILLS=$${CHAOS_HOST_KILLS:-20} npx vitest run test/chaos
 
 bench: deps system-deps build
 	$(TSX) test/bench/run.ts
