@@ -148,9 +148,11 @@ const decodeFixtureText = (text: string): Either.Either<Fixture, string> => {
     if (Either.isLeft(decoded)) return Either.left(describe(`${where}.${kind}`, decoded.left))
     const value = decoded.right
     const docNamed = docOf(kind, value)
-    if (kind === "doc" || kind === "patch") knownDocs.add(docNamed ?? "")
-    else if (docNamed !== undefined && kind !== "outcomes" && kind !== "delete" && !knownDocs.has(docNamed)) {
-      return Either.left(`${where}.${kind}: names document ${JSON.stringify(docNamed)}, which no earlier doc or patch step creates`)
+    // replay.md: `outcomes` and `firestore_fail_writes` may arm something for a document a later
+    // step creates; only `command`, `patch` and `delete` need it to exist already.
+    if (kind === "doc") knownDocs.add(docNamed ?? "")
+    else if (docNamed !== undefined && needsExistingDoc(kind) && !knownDocs.has(docNamed)) {
+      return Either.left(`${where}.${kind}: names document ${JSON.stringify(docNamed)}, which no earlier doc step creates`)
     }
     steps.push({ at: millis, kind, value } as FixtureStep)
   }
@@ -159,7 +161,10 @@ const decodeFixtureText = (text: string): Either.Either<Fixture, string> => {
   return Either.right({ name: h.name, start, timezone: h.timezone, tunables, steps, until })
 }
 
+const needsExistingDoc = (kind: StepKind): boolean => kind === "command" || kind === "patch" || kind === "delete"
+
 const docOf = (kind: StepKind, value: unknown): string | undefined => {
+  if (kind === "delete") return typeof value === "string" ? value : undefined
   if (typeof value !== "object" || value === null) return undefined
   const v = value as Record<string, unknown>
   if (kind === "doc" || kind === "patch") return typeof v.id === "string" ? v.id : undefined

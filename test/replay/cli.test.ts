@@ -58,7 +58,22 @@ describe("make replay: bad fixtures", () => {
 
   it("a command naming a document no step creates is refused before anything runs", () => {
     expect(problem({ name: "x", steps: [doc("0s"), { at: "1m", command: { name: "kill", doc: "ghost" } }], until: "1h" })).toBe(
-      'steps[1].command: names document "ghost", which no earlier doc or patch step creates'
+      'steps[1].command: names document "ghost", which no earlier doc step creates'
+    )
+  })
+
+  it("outcomes and firestore_fail_writes may arm a document a later step creates; patch and delete may not", () => {
+    const armed = [
+      { at: "0s", outcomes: { doc: "later", runs: [{ exit: 0, after: "1m" }] } },
+      { at: "0s", firestore_fail_writes: { doc: "later", for: "5m" } },
+      doc("1m", "later")
+    ]
+    expect(problem({ name: "x", steps: armed, until: "1h" })).toBeUndefined()
+    expect(problem({ name: "x", steps: [{ at: "0s", patch: { id: "ghost", data: { status: "Failed" } } }], until: "1h" })).toBe(
+      'steps[0].patch: names document "ghost", which no earlier doc step creates'
+    )
+    expect(problem({ name: "x", steps: [{ at: "0s", delete: "ghost" }], until: "1h" })).toBe(
+      'steps[0].delete: names document "ghost", which no earlier doc step creates'
     )
   })
 
