@@ -15,13 +15,13 @@ import { healthChecksLayer } from "./http/health.ts"
 import { SmtpMailerLive } from "./mail/smtp.ts"
 import { databaseFile } from "./paths.ts"
 import { processSamplerLayer } from "./processStats.ts"
-import { KernelLifecycle } from "./restart.ts"
 import { checkBwrap } from "./process/select.ts"
+import { KernelLifecycle } from "./restart.ts"
 import { ExecHostExecutorLive } from "./exechost/client.ts"
+import { slurmExecutorLayer } from "./process/slurm/layer.ts"
 import { allocatorLayer } from "./runtime.ts"
 import { TunableStore } from "./store/tunables.ts"
 
-import { slurmExecutorLayer } from "./process/slurm/layer.ts"
 export class StartupRefused extends Data.TaggedError("StartupRefused")<{ readonly message: string }> {}
 
 /** LOMI_SANDBOX_ENABLED is only the start-up default: a value stored from the dashboard wins. */
@@ -38,12 +38,12 @@ const processPortLayer = (config: StaticConfig) =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
       yield* sandboxDefaultFromEnv(process.env.LOMI_SANDBOX_ENABLED)
+      if (config.executor?.kind === "slurm") return slurmExecutorLayer(config, config.executor)
       const t = yield* (yield* TunableStore).get
       // Pipelines belong to the execution host (started here when none runs); a sandbox that cannot work refuses start-up.
       const sandbox = t.SANDBOX_ENABLED === 1
       if (sandbox) yield* checkBwrap(config.sandbox.bwrapPath)
       return ExecHostExecutorLive(config, sandbox)
-      if (config.executor?.kind === "slurm") return slurmExecutorLayer(config, config.executor)
     })
   )
 
