@@ -4,7 +4,7 @@
  * line and exits 2; SIGINT/SIGTERM interrupt every actor and run finalizers.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Context, Effect, Exit, Layer } from "effect"
+import { Context, Effect, Exit, Layer, Scheduler } from "effect"
 import { fileURLToPath } from "node:url"
 import { applicationLayer } from "./app.ts"
 import { loadConfigFile } from "./config.ts"
@@ -31,6 +31,15 @@ const program = Effect.gen(function* () {
   return "restart" as const
 }).pipe(Effect.scoped)
 
+/**
+ * Effect's default scheduler lets up to 2,048 rounds of microtasks run before
+ * Node's event loop gets a turn. In a burst of arrivals that starved sockets
+ * and timers for 6 to 11 s (event-loop delay max, test/bench/throughput.bench.ts;
+ * the profile shows one 11 s stretch inside the scheduler's drain). Here the
+ * event loop gets a turn every 32 rounds.
+ */
+const RESPONSIVE = new Scheduler.MixedScheduler(32)
+
 const oneLine = (message: string) =>
   Effect.sync(() => {
     process.stderr.write(`lomi-allocator: ${message.split("\n")[0] ?? message}\n`)
@@ -38,7 +47,10 @@ const oneLine = (message: string) =>
   })
 
 NodeRuntime.runMain(
-  program.pipe(Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error)))),
+  program.pipe(
+    Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error))),
+    Effect.withScheduler(RESPONSIVE)
+  ),
   {
     teardown: (exit, onExit) =>
       onExit(
