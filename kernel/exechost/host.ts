@@ -323,6 +323,10 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
           if (t === undefined) return
           if (t.phase !== "done") return yield* Effect.logWarning(`acknowledge of run ${r.runId} ignored: it has not ended`)
           runs.delete(r.runId)
+          // The launcher's leftovers (a sandbox run dir with its outcome) go first: once the
+          // record is gone, nothing would ever ask for this run again.
+          const launcher = yield* Effect.either(options.launcherFor(t.record.sandbox))
+          if (launcher._tag === "Right") yield* launcher.right.release(r.runId)
           yield* removeRun(t.dir)
         }),
       Live: () =>

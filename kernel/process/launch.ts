@@ -36,6 +36,12 @@ export interface RawExit {
 export interface Launcher {
   readonly prepare: (spec: PipelineSpec) => Effect.Effect<Launch, SpawnError>
   readonly finish: (spec: PipelineSpec, raw: RawExit) => Effect.Effect<PipelineExit>
+  /**
+   * The kernel has stored the run's outcome and the caller forgets the run:
+   * remove what is left of it (the sandbox's run dir with its outcome). Only
+   * after this may `finish` no longer be asked again.
+   */
+  readonly release: (runId: number) => Effect.Effect<void>
   /** At host start: finish or roll back interrupted commits; remove scratch of runs not in `live`. Returns how many scratch dirs were removed. */
   readonly recover: (live: ReadonlySet<number>) => Effect.Effect<number>
 }

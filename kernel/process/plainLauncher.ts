@@ -64,5 +64,6 @@ export const makePlainLauncher = (options: PlainLauncherOptions): Launcher => {
       ...(raw.timedOut ? { errorMessage: `time limit${seconds === undefined ? "" : ` of ${seconds} s`} exceeded: the run was killed` } : {})
     })
   }
-  return { prepare, finish, recover: () => Effect.succeed(0) }
+  // Nothing is staged for a plain run, so nothing is left to release or recover.
+  return { prepare, finish, release: () => Effect.void, recover: () => Effect.succeed(0) }
 }

@@ -1,7 +1,9 @@
 /**
  * Run lifecycles beyond the plain outcomes, with real processes: the
- * allocator stopping under a running pipeline and starting again on the same
- * database (rule 10), a kill that loses to the pipeline's own exit during the
+ * allocator stopping (in order, or by SIGKILL) under a running pipeline and
+ * starting again on the same database (rule 10 as amended: the pipeline
+ * belongs to the execution host's monitor, so it survives and is re-adopted,
+ * using no attempt), a kill that loses to the pipeline's own exit during the
  * grace period, and a kill of a row that never started (rule 9).
  */
 import { spawn } from "node:child_process"
@@ -19,7 +21,6 @@ import {
   FAST,
   integrationConfig,
   isLive,
-  liveGroupMembers,
   liveProcessesMatching,
   memoryPorts,
   plainExecutor,
@@ -55,9 +56,9 @@ const statusOf = (docId: string) =>
     Effect.map((reports) => reports.find((r) => r.id === docId)?.data.status)
   )
 
-describe.each(EXECUTORS)("stop and restart under a running pipeline ($name executor)", ({ name, sandboxEnabled, executor }) => {
+describe.each(EXECUTORS)("stop and restart under a running pipeline ($name executor)", ({ sandboxEnabled, executor }) => {
   it.scopedLive(
-    "shutdown ends the process group and leaves the row running; the next start recovers it and runs attempt 2",
+    "an orderly stop leaves the pipeline running and its row running; the next start re-adopts it and attempt 1 succeeds, once",
     () =>
       quiet(
         Effect.gen(function* () {
@@ -82,23 +83,20 @@ describe.each(EXECUTORS)("stop and restart under a running pipeline ($name execu
           expect(liveProcessesMatching(pipeline)).not.toEqual([])
 
           yield* Scope.close(first, Exit.void)
-          // Closing the scope waited for the group to end.
-          expect(liveProcessesMatching(pipeline)).toEqual([])
-          if (name === "plain") expect(isLive(ctl.pid("rec-1", 1) ?? 0)).toBe(false)
-          expect(scratchRuns(t)).toEqual([])
+          // The allocator and its host are gone; the pipeline is not.
+          expect(liveProcessesMatching(pipeline)).not.toEqual([])
 
-          ctl.open("rec-1")
           const after = yield* boot(yield* Effect.scope)
-          const rows = yield* after.run(waitForRows("rec-1", "the recovered attempt to succeed", (r) => r.at(-1)?.state === "succeeded"))
-          expect(rows.map((r) => [r.id, r.attempt, r.state, r.notes])).toEqual([
-            [running.id, 1, "failed_retrying", null],
-            [running.id + 1, 2, "succeeded", "recovered"]
-          ])
-          expect(rows[0]?.error_message).toBe("allocator stopped while the pipeline was running")
-          expect(runLog(config, rows[0] ?? running)).toContain("attempt=1")
-          expect(runLog(config, rows[1] ?? running)).toContain("pipeline end doc=rec-1 exit=0")
+          yield* eventually(
+            "the restarted allocator to follow rec-1",
+            after.run(Effect.map(rowsFor("rec-1"), (rows) => rows.length === 1 && rows[0]?.state === "running"))
+          )
+          ctl.open("rec-1")
+          const rows = yield* after.run(waitForRows("rec-1", "the adopted attempt to succeed", (r) => r.at(-1)?.state === "succeeded"))
+          expect(rows.map((r) => [r.id, r.attempt, r.state, r.notes])).toEqual([[running.id, 1, "succeeded", null]])
+          expect(runLog(config, running)).toContain("pipeline end doc=rec-1 exit=0")
           expect(yield* after.run(statusOf("rec-1"))).toBe("Data Ready")
-          // The row is routed before the run's scope (and its scratch) is gone.
+          yield* eventually("no pipeline left", Effect.sync(() => liveProcessesMatching(pipeline).length === 0))
           yield* eventually("the scratch to be removed", Effect.sync(() => scratchRuns(t).length === 0))
         })
       ),
@@ -207,90 +205,41 @@ const crashableDaemon = (t: TestRoot, docId: string, mode: "plain" | "sandbox") 
     return { sigkill: Effect.sync(() => child.kill("SIGKILL")).pipe(Effect.zipRight(Effect.promise(() => exited))) }
   })
 
-describe("daemon crash (SIGKILL, no finalizers)", () => {
+describe.each(EXECUTORS)("daemon crash (SIGKILL, no finalizers; $name executor)", ({ name, sandboxEnabled, executor }) => {
   it.scopedLive(
-    "sandbox executor: the pipeline dies with the daemon (bwrap --die-with-parent), and the recovered attempt runs alone",
-    () =>
-      quiet(
-        Effect.gen(function* () {
-          const t = yield* tempRoot
-          const ctl = control(t)
-          ctl.gate("crash-2")
-          const daemon = yield* crashableDaemon(t, "crash-2", "sandbox")
-          const pipeline = `${t.script} crash-2 `
-          expect(liveProcessesMatching(pipeline)).not.toEqual([])
-          yield* daemon.sigkill
-          yield* eventually("the sandboxed pipeline to die with its daemon", Effect.sync(() => liveProcessesMatching(pipeline).length === 0), {
-            timeoutMs: 10_000
-          })
-
-          ctl.open("crash-2")
-          const config = integrationConfig(t)
-          const { run } = yield* startAllocator({
-            config,
-            ports: memoryPorts(),
-            executor: sandboxExecutor(config, t),
-            tunables: { ...FAST, SANDBOX_ENABLED: 1, MAX_RETRIES: 3 }
-          })
-          yield* run(Effect.flatMap(MemoryFirestore, (fs) => fs.setReport("crash-2", dataReady("Epi-Insight"))))
-          const rows = yield* run(waitForRows("crash-2", "the recovered attempt to succeed", (r) => r.at(-1)?.state === "succeeded"))
-          expect(rows.map((r) => [r.attempt, r.state, r.notes])).toEqual([
-            [1, "failed_retrying", null],
-            [2, "succeeded", "recovered"]
-          ])
-          // Start-up swept the scratch the crash left behind.
-          yield* eventually("no scratch left", Effect.sync(() => scratchRuns(t).length === 0))
-        })
-      ),
-    CRASH_TIMEOUT
-  )
-
-  /**
-   * A plain pipeline is detached in its own process group, so a SIGKILLed
-   * daemon leaves it running; start-up must end it (the plain executor's
-   * sweep finds it by its LOMI_ALLOCATOR_INSTANCE tag) before recovery queues
-   * the next attempt.
-   */
-  it.scopedLive(
-    "plain executor: a SIGKILLed daemon's pipeline is ended before the recovered attempt starts",
+    "the pipeline outlives the SIGKILLed daemon and its host; the next start re-adopts it and attempt 1 succeeds, once",
     () =>
       quiet(
         Effect.gen(function* () {
           const t = yield* tempRoot
           const ctl = control(t)
           ctl.gate("crash-1")
-          const daemon = yield* crashableDaemon(t, "crash-1", "plain")
-          const orphan = ctl.pid("crash-1", 1)
-          expect(orphan).toBeDefined()
-          // Whatever the outcome, end the orphan's group (our own child's descendants) at the end.
-          yield* Effect.addFinalizer(() =>
-            Effect.sync(() => {
-              try {
-                process.kill(-(orphan ?? 0), "SIGKILL")
-              } catch {
-                // already gone
-              }
-            })
-          )
+          const daemon = yield* crashableDaemon(t, "crash-1", name)
+          const pipeline = `${t.script} crash-1 `
           yield* daemon.sigkill
+          expect(liveProcessesMatching(pipeline)).not.toEqual([])
 
-          // The next start, on the same database.
           const config = integrationConfig(t)
           const { run } = yield* startAllocator({
             config,
             ports: memoryPorts(),
-            executor: plainExecutor(config),
-            tunables: { ...FAST, SANDBOX_ENABLED: 0, MAX_RETRIES: 3 }
+            executor: executor(config, t),
+            tunables: { ...FAST, SANDBOX_ENABLED: sandboxEnabled, MAX_RETRIES: 3 }
           })
           yield* run(Effect.flatMap(MemoryFirestore, (fs) => fs.setReport("crash-1", dataReady("Epi-Insight"))))
-          const rows = yield* run(waitForRows("crash-1", "the recovered attempt running", (r) => r.at(-1)?.state === "running" && r.at(-1)?.attempt === 2))
-          expect(rows.map((r) => [r.attempt, r.state, r.notes])).toEqual([
-            [1, "failed_retrying", null],
-            [2, "running", "recovered"]
-          ])
-          yield* eventually("attempt 2's pipeline", Effect.sync(() => ctl.pid("crash-1", 2)))
-          // Attempt 1's process group must be gone now: otherwise both attempts run at once.
-          expect(liveGroupMembers(orphan ?? 0)).toEqual([])
+          yield* eventually(
+            "the restarted allocator to follow crash-1",
+            run(Effect.map(rowsFor("crash-1"), (rows) => rows.length === 1 && rows[0]?.state === "running"))
+          )
+          ctl.open("crash-1")
+          const rows = yield* run(waitForRows("crash-1", "the adopted attempt to succeed", (r) => r.at(-1)?.state === "succeeded"))
+          expect(rows.map((r) => [r.attempt, r.state, r.notes])).toEqual([[1, "succeeded", null]])
+          // One process ran the attempt, start to end: it was adopted, never started again.
+          const log = rows[0] === undefined ? "" : runLog(config, rows[0])
+          expect(log.match(/pipeline start doc=crash-1 /g)).toHaveLength(1)
+          expect(log).toContain("pipeline end doc=crash-1 exit=0")
+          yield* eventually("no pipeline left", Effect.sync(() => liveProcessesMatching(pipeline).length === 0))
+          yield* eventually("no scratch left", Effect.sync(() => scratchRuns(t).length === 0))
         })
       ),
     CRASH_TIMEOUT

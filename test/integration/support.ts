@@ -39,15 +39,14 @@ import { SmtpMailerLive } from "../../kernel/mail/smtp.ts"
 import { databaseFile, runLogFile } from "../../kernel/paths.ts"
 import type { FirestorePort } from "../../kernel/ports/firestore.ts"
 import type { Mailer } from "../../kernel/ports/mailer.ts"
-import type { ProcessPort } from "../../kernel/ports/process.ts"
-import { PlainProcessLive } from "../../kernel/process/plain.ts"
-import { ProcessPortLive } from "../../kernel/process/select.ts"
-import { temporaryExecutorLayer } from "../../kernel/process/temporaryExecutor.ts"
+import { makeExecHostExecutor } from "../../kernel/exechost/client.ts"
+import { Executor } from "../../kernel/ports/executor.ts"
 import { allocatorLayer, storeLayer } from "../../kernel/runtime.ts"
 import { HoldStore } from "../../kernel/store/holds.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
 import { NotificationLog, type NotificationRow } from "../../kernel/store/notifications.ts"
 import { TunableStore } from "../../kernel/store/tunables.ts"
+import { inProcessHost } from "../exechost/support.ts"
 
 export const SCRIPTS_DIR = fileURLToPath(new URL("./scripts/", import.meta.url))
 
@@ -121,14 +120,33 @@ export const integrationConfig = (t: TestRoot, edit: (c: StaticConfig) => Static
 
 // --- ports ---
 
-const KILL_GRACE = Duration.millis(200)
+/**
+ * Pipelines belong to a real execution host (real monitors, real bwrap when
+ * sandboxed) served from this process and living in the allocator's layer:
+ * closing the allocator's scope stops that host, never its pipelines, which
+ * the next start's host finds again, as in production.
+ */
+const hostExecutor = (config: StaticConfig, sandbox: boolean): Layer.Layer<Executor> =>
+  Layer.scoped(
+    Executor,
+    Effect.gen(function* () {
+      yield* inProcessHost(config)
+      return yield* makeExecHostExecutor({
+        dataDir: config.dataDir,
+        sandbox,
+        spawnHost: false,
+        configFile: "",
+        startupTimeout: "120 seconds",
+        callTimeout: "60 seconds"
+      })
+    }).pipe(Effect.orDie)
+  )
 
-/** The legacy direct-to-disk executor. */
-export const plainExecutor = (config: StaticConfig) => PlainProcessLive(config, { killGrace: KILL_GRACE })
+/** Pipelines on the real trees (SANDBOX_ENABLED=0). */
+export const plainExecutor = (config: StaticConfig) => hostExecutor(config, false)
 
-/** The production selection with the sandbox on: checks bwrap, then bubblewrap runs. */
-export const sandboxExecutor = (config: StaticConfig, t: TestRoot) =>
-  ProcessPortLive(config, 1, { sandbox: { killGrace: KILL_GRACE, home: join(t.root, "home") } })
+/** Pipelines in bubblewrap (SANDBOX_ENABLED=1). */
+export const sandboxExecutor = (config: StaticConfig, _t: TestRoot) => hostExecutor(config, true)
 
 export const memoryPorts = (seed: MemorySeed = {}) => Layer.merge(memoryFirestoreLayer(seed), CaptureMailerLive())
 
@@ -166,13 +184,13 @@ export interface StartOptions<W, E1, E2> {
   readonly config: StaticConfig
   /** FirestorePort and Mailer (plus whatever control handles they come with). */
   readonly ports: Layer.Layer<W | FirestorePort | Mailer, E1>
-  readonly executor: Layer.Layer<ProcessPort, E2>
+  readonly executor: Layer.Layer<Executor, E2>
   readonly tunables?: TunableValues
 }
 
 /**
  * Builds the ports, then `allocatorLayer` on `<dataDir>/allocator.db`, in the
- * caller's scope (closing it stops every actor and ends running pipelines).
+ * caller's scope (closing it stops every actor and the in-process host; pipelines keep running).
  * `run` provides both to an effect.
  */
 export const startAllocator = <W, E1, E2>(options: StartOptions<W, E1, E2>) =>
@@ -183,9 +201,7 @@ export const startAllocator = <W, E1, E2>(options: StartOptions<W, E1, E2>) =>
     const world = yield* Layer.build(
       Layer.mergeAll(options.ports, Layer.succeed(AppConfig, config)).pipe(Layer.provideMerge(EventBus.Default))
     )
-    // TEMPORARY (issue 11): the old process port behind the Executor until the execution host's client lands.
-    const executor = temporaryExecutorLayer.pipe(Layer.provide(options.executor))
-    const allocator = yield* Layer.build(allocatorLayer(file, executor).pipe(Layer.provide(Layer.succeedContext(world))))
+    const allocator = yield* Layer.build(allocatorLayer(file, options.executor).pipe(Layer.provide(Layer.succeedContext(world))))
     const context = Context.merge(world, allocator)
     type Services = typeof context extends Context.Context<infer S> ? S : never
     const run = <A, E, R extends Services | Scope.Scope>(effect: Effect.Effect<A, E, R>) =>

@@ -442,5 +442,16 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       return removed
     }).pipe(Effect.withSpan("SandboxLauncher.recover"))
 
-  return { prepare, finish, recover }
+  const release = (runId: number): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const layout = runLayout(scratchRoot, runId)
+      // An unfinished commit is never dropped: start-up recovery must see its journal.
+      if (fs.existsSync(layout.journal)) return yield* Effect.logError(`run ${runId} still has a commit journal; kept for recovery`)
+      const plan = readJson<RunPlan>(layout.plan)
+      if (plan?.cgroups) closeRunCgroups(plan.cgroups)
+      const ok = yield* Effect.promise(() => removeTree(layout.dir).then(() => true, () => false))
+      if (!ok) yield* Effect.logError(`cannot remove sandbox dir ${layout.dir}`)
+    }).pipe(Effect.withSpan("SandboxLauncher.release"))
+
+  return { prepare, finish, release, recover }
 }

@@ -112,6 +112,9 @@ export const runAttempt = (runDir: string, launcherFor: (attempt: AttemptFile) =
     // scancel --full and a time limit signal the pipeline too, which may exit before our handler runs.
     const pending = Option.getOrUndefined(yield* Deferred.poll(signalled))
     const by = ran.ending._tag === "Signalled" ? ran.ending.by : pending === undefined ? undefined : yield* pending
-    return yield* record(runDir, exit, by)
+    const code = yield* record(runDir, exit, by)
+    // exit.json on the shared filesystem holds the outcome now: the sandbox's own copy can go.
+    yield* launcher.release(spec.runId)
+    return code
   })
 

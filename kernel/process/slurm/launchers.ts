@@ -34,6 +34,7 @@ const plainLauncher = (attempt: AttemptFile): Launcher => ({
         })
       : Effect.fail(new SpawnError({ message: `patient id is not a safe path segment: ${JSON.stringify(spec.patientId)}` })),
   finish: (_spec, raw) => Effect.succeed({ code: raw.code, signal: raw.signal }),
+  release: () => Effect.void,
   recover: () => Effect.succeed(0)
 })
 
