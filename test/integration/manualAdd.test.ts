@@ -97,7 +97,8 @@ describe("Manual Add refusals through the command bus", () => {
           expect(tree(join(t.root, "base"))).toEqual([])
           expect(tree(join(t.root, "user"))).toEqual([])
           expect(readdirSync(t.root).sort()).toEqual(["base", "bin", "data", "home", "pipelines", "user"])
-          expect(tree(join(t.root, "data")).filter((p) => !p.startsWith("allocator.db"))).toEqual([])
+          // The data dir holds the database and the execution host's own socket and (empty) run records.
+          expect(tree(join(t.root, "data")).filter((p) => !p.startsWith("allocator.db"))).toEqual(["exechost", "exechost.sock", "exechost/runs"])
         })
       ),
     TIMEOUT
