@@ -4,31 +4,28 @@
  * on it long (containerd spent 100 s per dead shim at start-up).
  */
 import * as net from "node:net"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 
-/** Opens a connection within `timeoutMs`, or fails with the reason. */
+/** Opens a connection within `timeoutMs`, or fails with the reason. The deadline is Effect's clock, as everywhere in the kernel. */
 export const openSocket = (socketPath: string, timeoutMs: number) =>
   Effect.async<net.Socket, Error>((resume) => {
     const socket = net.createConnection({ path: socketPath })
-    const timer = setTimeout(() => {
-      socket.destroy()
-      resume(Effect.fail(new Error(`no answer on ${socketPath} within ${timeoutMs} ms`)))
-    }, timeoutMs)
     socket.once("connect", () => {
-      clearTimeout(timer)
       socket.removeAllListeners("error")
       resume(Effect.succeed(socket))
     })
     socket.once("error", (error) => {
-      clearTimeout(timer)
       socket.destroy()
       resume(Effect.fail(error))
     })
-    return Effect.sync(() => {
-      clearTimeout(timer)
-      socket.destroy()
+    // Interrupted (the deadline passed): the half-open connection goes.
+    return Effect.sync(() => socket.destroy())
+  }).pipe(
+    Effect.timeoutFail({
+      duration: Duration.millis(timeoutMs),
+      onTimeout: () => new Error(`no answer on ${socketPath} within ${timeoutMs} ms`)
     })
-  })
+  )
 
 /** True when a server accepts on `socketPath` within `timeoutMs`. */
 export const dial = (socketPath: string, timeoutMs: number): Effect.Effect<boolean> =>
