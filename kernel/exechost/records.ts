@@ -67,11 +67,15 @@ export const readMonitor = (dir: string): MonitorPids | undefined => {
   return Number.isInteger(pid) && pid > 0 ? { pid, startTime: fields[1] ?? "", pgid } : undefined
 }
 
+/** Distinct temp names, so two writers of the same (idempotent) record never rename each other's file away. */
+let tempSequence = 0
+
 /** Temp file, (fsync), rename, (fsync dir): readers see the old file or the whole new one. */
 export const writeAtomic = (file: string, text: string, durable: boolean): Effect.Effect<void, Error> =>
   Effect.tryPromise({
     try: async () => {
-      const tmp = `${file}.tmp`
+      tempSequence += 1
+      const tmp = `${file}.${process.pid}.${tempSequence}.tmp`
       const handle = await fs.promises.open(tmp, "w")
       try {
         await handle.writeFile(text)
