@@ -17,11 +17,19 @@ describe("parseReport reasons for malformed reports", () => {
     expect(invalidReason("r1", { status: DATA_READY, service: "Gen-Decoder" })).toBe("report has no patientId")
   })
 
-  it("a wrong-typed field names the field, what was expected and what was found", () => {
+  it("a wrong-typed field it needs names the field, what was expected and what was found", () => {
     const reason = invalidReason("r1", { status: DATA_READY, service: 42, patientId: "P001" })
     expect(reason).toBe("report field service: Expected string, actual 42")
-    const flag = invalidReason("r2", { status: DATA_READY, service: "Gen-Decoder", patientId: "P001", manualHoldRelease: "yes" })
-    expect(flag).toBe('report field manualHoldRelease: Expected boolean, actual "yes"')
+  })
+
+  it("a wrong-typed display field or flag does not fail the order: it is ignored with a warning", () => {
+    const parsed = parseReport("r2", { status: DATA_READY, service: "Gen-Decoder", patientId: "P001", manualHoldRelease: "yes", patientName: 42 })
+    expect(parsed).toEqual({
+      _tag: "Valid",
+      id: "r2",
+      fields: { status: DATA_READY, service: "Gen-Decoder", patientId: "P001" },
+      warnings: ["patientName ignored: expected a string, got 42", 'manualHoldRelease ignored: expected true or false, got "yes"']
+    })
   })
 
   it("a missing service names the field", () => {
@@ -39,6 +47,6 @@ describe("parseReport reasons for malformed reports", () => {
 
   it("the fields it reads keep their values; unknown fields do not make a report invalid", () => {
     const parsed = parseReport("r1", { status: DATA_READY, service: "Omni-Health", patientId: "P001", demoOutcome: "fail" })
-    expect(parsed).toEqual({ _tag: "Valid", id: "r1", fields: { status: DATA_READY, service: "Omni-Health", patientId: "P001" } })
+    expect(parsed).toEqual({ _tag: "Valid", id: "r1", fields: { status: DATA_READY, service: "Omni-Health", patientId: "P001" }, warnings: [] })
   })
 })

@@ -173,7 +173,8 @@ describe("plain executor", () => {
 
   it.live("demo runners honour LOMI_DEMO_OUTCOME on the real trees", () =>
     quiet(Effect.gen(function* () {
-      const env = { LOMI_DEMO_SECONDS: "0" }
+      // The tempfail counter lives under $HOME/.cache: a home of this test's own keeps runs apart.
+      const env = { LOMI_DEMO_SECONDS: "0", HOME: path.join(world.root, "home") }
       const gen = makeSpec(world, { script: demoScript("run_gen_decoder.sh"), service: "Gen-Decoder", patientId: "PD1", env })
       expect((yield* runToExit(port, gen)).code).toBe(0)
       expect(readFileSync(path.join(world.user, "PD1", "Gen-Decoder", "report.md"), "utf8")).toContain("PD1")
