@@ -46,7 +46,7 @@ import { HoldStore } from "../../kernel/store/holds.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
 import { NotificationLog, type NotificationRow } from "../../kernel/store/notifications.ts"
 import { TunableStore } from "../../kernel/store/tunables.ts"
-import { inProcessHost } from "../exechost/support.ts"
+import { inProcessHost, liveMatching, tryKill } from "../exechost/support.ts"
 
 export const SCRIPTS_DIR = fileURLToPath(new URL("./scripts/", import.meta.url))
 
@@ -80,7 +80,13 @@ export const tempRoot: Effect.Effect<TestRoot, never, Scope.Scope> = Effect.acqu
     copyFileSync(join(SCRIPTS_DIR, "pipeline.sh"), script)
     return { root, script, ctl }
   }),
-  ({ root }) => Effect.sync(() => rmSync(root, { recursive: true, force: true }))
+  ({ root }) =>
+    Effect.sync(() => {
+      // Pipelines outlive the allocator by design: whatever a failed test left running under this root goes with it.
+      for (const pid of liveMatching(root)) tryKill(-pid, "SIGKILL")
+      for (const pid of liveMatching(root)) tryKill(pid, "SIGKILL")
+      rmSync(root, { recursive: true, force: true })
+    })
 )
 
 export const DASHBOARD_URL = "http://dash.test:8080"
