@@ -13,23 +13,10 @@
  * host records it with the run so the same launcher finishes it.
  */
 import { Schema } from "effect"
+import { PipelineExitSchema, PipelineSpecSchema } from "./pipeline.ts"
 
-export const PipelineSpecSchema = Schema.Struct({
-  runId: Schema.Int,
-  docId: Schema.String,
-  patientId: Schema.String,
-  service: Schema.String,
-  attempt: Schema.Int,
-  script: Schema.String,
-  env: Schema.Record({ key: Schema.String, value: Schema.String }),
-  logFile: Schema.String
-})
+export { PipelineExitSchema, PipelineSpecSchema }
 
-export const PipelineExitSchema = Schema.Struct({
-  code: Schema.NullOr(Schema.Int),
-  signal: Schema.NullOr(Schema.String),
-  errorMessage: Schema.optional(Schema.String)
-})
 
 export const RunStatusSchema = Schema.Union(
   Schema.TaggedStruct("Running", { pid: Schema.optional(Schema.Int), externalId: Schema.optional(Schema.String) }),

@@ -6,17 +6,9 @@
  */
 import { Schema } from "effect"
 import { StaticConfig } from "./config.ts"
+import { PipelineSpecSchema } from "./pipeline.ts"
 
-export const AttemptSpec = Schema.Struct({
-  runId: Schema.Int,
-  docId: Schema.String,
-  patientId: Schema.String,
-  service: Schema.String,
-  attempt: Schema.Int,
-  script: Schema.String,
-  env: Schema.Record({ key: Schema.String, value: Schema.String }),
-  logFile: Schema.String
-})
+export const AttemptSpec = PipelineSpecSchema
 
 /** `attempt.json`: everything the compute node needs to prepare, run and finish one attempt. */
 export const AttemptFile = Schema.Struct({

@@ -72,7 +72,7 @@ export const tempRoot: Effect.Effect<TestRoot, never, Scope.Scope> = Effect.acqu
 )
 
 /** The integration pipeline's control files (see test/integration/scripts/pipeline.sh). */
-export const control = (t: TestRoot) => {
+export const control = (t: { readonly ctl: string }) => {
   const file = (name: string) => join(t.ctl, name)
   const readPid = (name: string): number | undefined => {
     if (!existsSync(file(name))) return undefined

@@ -19,7 +19,7 @@
  * Nothing here sleeps a fixed time: tests wait for states by polling, with a
  * deadline that fails the test with what was seen last.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -46,7 +46,7 @@ import { HoldStore } from "../../kernel/store/holds.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
 import { NotificationLog, type NotificationRow } from "../../kernel/store/notifications.ts"
 import { TunableStore } from "../../kernel/store/tunables.ts"
-import { inProcessHost, liveMatching, tryKill } from "../exechost/support.ts"
+import { control, inProcessHost, liveMatching, tryKill } from "../exechost/support.ts"
 
 export const SCRIPTS_DIR = fileURLToPath(new URL("./scripts/", import.meta.url))
 
@@ -316,30 +316,9 @@ export const scratchRuns = (t: TestRoot): ReadonlyArray<string> => {
   return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith("run-")) : []
 }
 
-// --- pipeline control (scripts/pipeline.sh) ---
+// --- pipeline control (scripts/pipeline.sh): exitWith, gate/open, fork, pid ---
 
-export const control = (t: TestRoot) => {
-  const file = (name: string) => join(t.ctl, name)
-  const readPid = (name: string): number | undefined => {
-    if (!existsSync(file(name))) return undefined
-    const pid = Number(readFileSync(file(name), "utf8").trim())
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
-  }
-  return {
-    /** Written by rename, so a run reading it concurrently sees the old or the new code, never an empty file. */
-    exitWith: (doc: string, code: number) => {
-      writeFileSync(file(`.${doc}.exit.tmp`), `${code}\n`)
-      renameSync(file(`.${doc}.exit.tmp`), file(`${doc}.exit`))
-    },
-    /** The run waits at its end until `open(doc)`. */
-    gate: (doc: string) => writeFileSync(file(`${doc}.gate`), ""),
-    open: (doc: string) => writeFileSync(file(`${doc}.go`), ""),
-    /** The run leaves a grandchild named lomi-gc-<token>. */
-    fork: (doc: string, token: string) => writeFileSync(file(`${doc}.fork`), token),
-    pid: (doc: string, attempt: number) => readPid(`${doc}.${attempt}.pid`),
-    grandchildPid: (doc: string, attempt: number) => readPid(`${doc}.${attempt}.gcpid`)
-  }
-}
+export { control }
 
 // --- processes (Linux /proc) ---
 
