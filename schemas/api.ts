@@ -15,6 +15,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { CommandResult } from "./commands.ts"
+import { LiveRunsReport } from "./control.ts"
 import { Access, AdminAccess, OperatorAccess, ViewerAccess } from "./api/access.ts"
 import { BadRequest, NotFound, NotReady, TooManyAttempts, Unauthorized } from "./api/errors.ts"
 import {
@@ -279,6 +280,19 @@ export class LiveGroup extends HttpApiGroup.make("live")
   )
 {}
 
+export class ExecutorGroup extends HttpApiGroup.make("executor")
+  .add(
+    HttpApiEndpoint.get("liveRuns", "/api/live-runs")
+      .addSuccess(LiveRunsReport)
+      .annotate(Access, "viewer")
+      .middleware(ViewerAccess)
+      .annotate(
+        OpenApi.Description,
+        "The runs the executor follows right now: the execution host's pipelines (pid) or Slurm jobs (job id, state). Cached for a second; `available: false` when the executor did not answer."
+      )
+  )
+{}
+
 export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.post("kill", "/api/runs/:run/kill")
@@ -449,6 +463,7 @@ export class Api extends HttpApi.make("lomi-allocator")
   .add(OpsGroup)
   .add(DashboardGroup)
   .add(LiveGroup)
+  .add(ExecutorGroup)
   .add(JobsGroup)
   .add(HoldsGroup)
   .add(TunablesGroup)

@@ -6,7 +6,8 @@
  * from the kernel goes through here:
  * - requests: an operator command with the signed-in user (the kernel audits
  *   it in command_log and routes it, exactly as for an in-process caller),
- *   Firestore reads, the cached health checks, and process gauges;
+ *   Firestore reads, the cached health checks, process gauges, and the runs
+ *   the executor follows right now;
  * - events, pushed: every AllocatorEvent (for SSE and metrics) and, on
  *   connect and whenever it changes, the live state (outage mode, tunables).
  * Events are not replayed across a reconnect; the live state is re-sent.
@@ -14,27 +15,15 @@
 import { Schema } from "effect"
 import { CommandResult, OperatorCommand } from "./commands.ts"
 import { AllocatorEvent } from "./events.ts"
+import { LiveRunSchema } from "./exechost.ts"
+import { ProcessStats } from "./gauges.ts"
 import { HealthCheckName, HealthResult } from "./health.ts"
 import { ReportData } from "./report.ts"
 import { TunableKey } from "./tunables.ts"
 
 export const CONTROL_SOCKET = "control.sock"
 
-/** One process's gauges, sampled where it runs. */
-export const ProcessStats = Schema.Struct({
-  /** kernel | dashboard | exechost */
-  process: Schema.String,
-  pid: Schema.Number,
-  rssBytes: Schema.Number,
-  heapUsedBytes: Schema.Number,
-  heapTotalBytes: Schema.Number,
-  /** Event-loop delay over the last sampling window, milliseconds. */
-  eventLoopDelayP50Ms: Schema.Number,
-  eventLoopDelayP99Ms: Schema.Number,
-  /** Share of the last sampling window the event loop was busy, 0..1. */
-  eventLoopUtilization: Schema.Number
-})
-export type ProcessStats = typeof ProcessStats.Type
+export { ProcessStats } from "./gauges.ts"
 
 export class FirestoreReadFailed extends Schema.TaggedError<FirestoreReadFailed>()("FirestoreReadFailed", {
   operation: Schema.String,
@@ -73,6 +62,28 @@ export class GetHealth extends Schema.TaggedRequest<GetHealth>()("GetHealth", {
 export class GetProcessStats extends Schema.TaggedRequest<GetProcessStats>()("GetProcessStats", {
   failure: Schema.Never,
   success: Schema.Array(ProcessStats),
+  payload: {}
+}) {}
+
+/**
+ * The runs the executor follows right now (the execution host's monitors, or
+ * Slurm jobs with their scheduler state), for the dashboard. When the
+ * executor does not answer in time, `available` is false, `message` says why
+ * and `runs` is empty: "not known" then, never "not followed".
+ */
+export const LiveRunsReport = Schema.Struct({
+  executor: Schema.Literal("host", "slurm"),
+  available: Schema.Boolean,
+  message: Schema.optional(Schema.String),
+  /** When the executor was asked (ISO-8601 UTC): a row that started after this cannot be in `runs` yet. */
+  checkedAt: Schema.String,
+  runs: Schema.Array(LiveRunSchema)
+})
+export type LiveRunsReport = typeof LiveRunsReport.Type
+
+export class GetLiveRuns extends Schema.TaggedRequest<GetLiveRuns>()("GetLiveRuns", {
+  failure: Schema.Never,
+  success: LiveRunsReport,
   payload: {}
 }) {}
 
@@ -115,7 +126,8 @@ export const ControlRequest = Schema.Union(
   GetProcessStats,
   GetLifecycle,
   RequestRestart,
-  ProbeWrite
+  ProbeWrite,
+  GetLiveRuns
 )
 export type ControlRequest = typeof ControlRequest.Type
 

@@ -3,7 +3,7 @@
  * framed by kernel/ipc). Mirrors the Executor port (kernel/ports/executor.ts).
  *
  * Requests: Start(spec, sandbox) · Kill(runId, graceMs) · Status(runIds) ·
- * Acknowledge(runId) · Live · StopAll(graceMs).
+ * Acknowledge(runId) · Live · StopAll(graceMs) · Stats (the host's own gauges).
  * Events: Started(runId, pid) · Exited(runId, exit) · Lost(runId, message).
  *
  * An Exited or Lost is pushed when it happens and again to every new
@@ -13,6 +13,7 @@
  * host records it with the run so the same launcher finishes it.
  */
 import { Schema } from "effect"
+import { ProcessStats } from "./gauges.ts"
 import { PipelineExitSchema, PipelineSpecSchema } from "./pipeline.ts"
 
 export { PipelineExitSchema, PipelineSpecSchema }
@@ -74,7 +75,14 @@ export class StopAll extends Schema.TaggedRequest<StopAll>()("StopAll", {
   failure: Schema.Never
 }) {}
 
-export const HostRequest = Schema.Union(Start, Kill, Status, Acknowledge, Live, StopAll)
+/** The host's process gauges (memory, event loop), sampled in the host, for /metrics. */
+export class Stats extends Schema.TaggedRequest<Stats>()("Stats", {
+  payload: {},
+  success: ProcessStats,
+  failure: Schema.Never
+}) {}
+
+export const HostRequest = Schema.Union(Start, Kill, Status, Acknowledge, Live, StopAll, Stats)
 export type HostRequest = typeof HostRequest.Type
 
 export const HostEvent = Schema.Union(

@@ -13,10 +13,14 @@ import { Effect, Layer, Queue, Stream } from "effect"
 import { FirestoreReadFailed, type LiveState, WriteRefused } from "../../schemas/control.ts"
 import type { AllocatorEvent } from "../../schemas/events.ts"
 import { CommandBus } from "../commandBus.ts"
+import { AppConfig } from "../config.ts"
+import { HostGauges } from "../exechost/client.ts"
 import { EventBus } from "../events.ts"
 import { HealthChecks } from "../http/health.ts"
+import { executorKind, readLiveRuns } from "../http/liveRuns.ts"
 import { serve } from "../ipc/server.ts"
 import { Outage } from "../outage.ts"
+import { Executor } from "../ports/executor.ts"
 import { FirestorePort, type FirestoreError } from "../ports/firestore.ts"
 import { ProcessSampler } from "../processStats.ts"
 import { KernelLifecycle } from "../restart.ts"
@@ -38,6 +42,10 @@ export const controlServerLayer = (dataDir: string) =>
       const sampler = yield* ProcessSampler
       const lifecycle = yield* KernelLifecycle
       const writes = yield* WriteProbe
+      const executor = yield* Executor
+      const kind = executorKind(yield* AppConfig)
+      // Only the execution host's client provides it; with Slurm there is no host to report.
+      const hostGauges = yield* Effect.serviceOption(HostGauges)
 
       const live: Effect.Effect<LiveState> = Effect.map(
         Effect.all([outage.isDown, tunables.get]),
@@ -60,7 +68,12 @@ export const controlServerLayer = (dataDir: string) =>
             request.refresh === undefined
               ? health.get
               : health.refresh(request.refresh === "all" ? undefined : request.refresh),
-          GetProcessStats: () => Effect.map(sampler.sample, (own) => [own]),
+          GetProcessStats: () =>
+            Effect.all([
+              sampler.sample,
+              hostGauges._tag === "Some" ? Effect.option(hostGauges.value.sample) : Effect.succeedNone
+            ]).pipe(Effect.map(([own, host]) => (host._tag === "Some" ? [own, host.value] : [own]))),
+          GetLiveRuns: () => readLiveRuns(executor, kind),
           GetLifecycle: () =>
             Effect.all({
               startedAt: lifecycle.startedAt,

@@ -7,6 +7,7 @@
 import { Layer } from "effect"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { controlSocketPath } from "../control/protocol.ts"
+import { executorKind } from "../http/liveRuns.ts"
 import { httpServeLayer, type HttpOptions } from "../http/server.ts"
 import { Activity } from "../activity.ts"
 import { MailboxesLive } from "../mailboxes.ts"
@@ -24,6 +25,7 @@ import {
   GaugesOverControl,
   HealthOverControl,
   LifecycleOverControl,
+  liveRunsOverControl,
   LiveStateFollower,
   OutageOverControl,
   WriteProbeOverControl
@@ -41,6 +43,7 @@ export const dashboardLayer = (config: StaticConfig, options: HttpOptions = {}) 
     HealthOverControl,
     LifecycleOverControl,
     WriteProbeOverControl,
+    liveRunsOverControl(executorKind(config)),
     GaugesOverControl.pipe(Layer.provide(processSamplerLayer("dashboard")))
   ).pipe(Layer.provideMerge(link))
   const stores = Layer.mergeAll(JobStore.Default, HoldStore.Default, TunableStore.Default, OutageOverControl).pipe(

@@ -1,7 +1,7 @@
 /**
  * The kernel's services as the dashboard server sees them: the HTTP handlers
  * keep depending on the same tags (CommandBus, EventBus, Outage,
- * FirestorePort, HealthChecks, ProcessGauges), and here each is backed by the
+ * FirestorePort, HealthChecks, ProcessGauges, LiveRuns), and here each is backed by the
  * control socket instead of the allocator's own fibers.
  *
  * A command the kernel cannot be asked (socket down, or no answer in time)
@@ -18,7 +18,9 @@ import {
   type FirestoreReadFailed,
   GetHealth,
   GetLifecycle,
+  GetLiveRuns,
   GetProcessStats,
+  type LiveRunsReport,
   ProbeWrite,
   ReadDocument,
   RequestRestart
@@ -28,6 +30,7 @@ import { HEALTH_CHECK_NAMES, type HealthResult } from "../../schemas/health.ts"
 import { CommandBus } from "../commandBus.ts"
 import { EventBus } from "../events.ts"
 import { HealthChecks } from "../http/health.ts"
+import { LIVE_RUNS_TIMEOUT, LiveRuns } from "../http/liveRuns.ts"
 import { ProcessGauges } from "../http/metrics.ts"
 import type { IpcUnavailable } from "../ipc/client.ts"
 import { Outage } from "../outage.ts"
@@ -43,6 +46,8 @@ import { KernelLink } from "./link.ts"
 const COMMAND_TIMEOUT = Duration.seconds(60)
 const READ_TIMEOUT = Duration.seconds(10)
 const GAUGES_TIMEOUT = Duration.seconds(2)
+/** Every open dashboard asks on each run event: one question to the kernel per second serves them all. */
+const LIVE_RUNS_TTL = Duration.seconds(1)
 
 export const UNREACHABLE = "allocator not reachable"
 
@@ -156,6 +161,31 @@ export const GaugesOverControl = Layer.effect(
     }
   })
 )
+
+/**
+ * The executor's live runs, asked of the kernel and shared for LIVE_RUNS_TTL
+ * by every request (concurrent ones wait for the one question in flight).
+ * The kernel away is an answer too: `available: false`, with the reason.
+ */
+export const liveRunsOverControl = (kind: LiveRunsReport["executor"]) =>
+  Layer.effect(
+    LiveRuns,
+    Effect.gen(function* () {
+      const link = yield* KernelLink
+      const ask = link.call(new GetLiveRuns(), Duration.sum(LIVE_RUNS_TIMEOUT, Duration.seconds(1))).pipe(
+        Effect.catchTag("IpcUnavailable", (e) =>
+          Effect.map(nowIso, (checkedAt) => ({
+            executor: kind,
+            available: false,
+            message: `${UNREACHABLE}: ${e.message}`,
+            checkedAt,
+            runs: []
+          }))
+        )
+      )
+      return { get: yield* Effect.cachedWithTTL(ask, LIVE_RUNS_TTL) }
+    })
+  )
 
 /**
  * "Restart now" and its status, asked of the kernel. The dashboard server

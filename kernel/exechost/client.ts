@@ -19,9 +19,10 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Clock, Deferred, Duration, Effect, Layer, Schema, type Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Schema, type Scope } from "effect"
 import { StaticConfig } from "../../schemas/config.ts"
-import { Acknowledge, Kill, Live, Start, Status, StopAll, type HostEvent } from "../../schemas/exechost.ts"
+import { Acknowledge, Kill, Live, Start, Stats, Status, StopAll, type HostEvent } from "../../schemas/exechost.ts"
+import type { ProcessStats } from "../../schemas/gauges.ts"
 import { connect, IpcUnavailable } from "../ipc/client.ts"
 import { dial } from "../ipc/dial.ts"
 import { Executor, ExecutorUnavailable, SpawnError, type ExecutorShape, type RunStatus } from "../ports/executor.ts"
@@ -43,6 +44,19 @@ export interface ExecHostClientOptions {
   /** A host silent this long is started again (when `spawnHost`). Default 3 s. */
   readonly respawnAfter?: Duration.DurationInput
 }
+
+/**
+ * The execution host's own gauges, for /metrics. Present only where the
+ * executor is the host's client (the Slurm executor has no host): read it
+ * with `Effect.serviceOption`.
+ */
+export class HostGauges extends Context.Tag("kernel/exechost/HostGauges")<
+  HostGauges,
+  { readonly sample: Effect.Effect<ProcessStats, ExecutorUnavailable> }
+>() {}
+
+/** Gauges are for a scrape: a host slower than this is left out of it. */
+const STATS_TIMEOUT = Duration.seconds(2)
 
 const unavailable = (e: IpcUnavailable) => new ExecutorUnavailable({ message: `execution host: ${e.message}` })
 
@@ -78,7 +92,12 @@ const launchHost = (command: ReadonlyArray<string>, configFile: string, dataDir:
     Effect.catchAll((e) => Effect.logError(`cannot start an execution host: ${String(e)}`))
   )
 
-export const makeExecHostExecutor = (options: ExecHostClientOptions): Effect.Effect<ExecutorShape, ExecutorUnavailable, Scope.Scope> =>
+export interface ExecHostExecutor extends ExecutorShape {
+  /** The host's own gauges (the Stats request). */
+  readonly stats: Effect.Effect<ProcessStats, ExecutorUnavailable>
+}
+
+export const makeExecHostExecutor = (options: ExecHostClientOptions): Effect.Effect<ExecHostExecutor, ExecutorUnavailable, Scope.Scope> =>
   Effect.gen(function* () {
     const socketPath = hostSocket(options.dataDir)
     const ended = new Map<number, Ended>()
@@ -196,8 +215,9 @@ export const makeExecHostExecutor = (options: ExecHostClientOptions): Effect.Eff
           ),
           Effect.mapError(unavailable)
         ),
-      live: client.call(new Live({})).pipe(Effect.mapError(unavailable))
-    } satisfies ExecutorShape
+      live: client.call(new Live({})).pipe(Effect.mapError(unavailable)),
+      stats: client.call(new Stats({}), STATS_TIMEOUT).pipe(Effect.mapError(unavailable))
+    } satisfies ExecHostExecutor
   })
 
 /** Ends every pipeline the host follows (the explicit "stop all pipelines"); answers how many. */
@@ -213,15 +233,15 @@ export const stopAllPipelines = (dataDir: string, grace: Duration.Duration) =>
 /**
  * The production Executor: a client of the execution host, which the client
  * starts when none runs. The host reads the kernel's own configuration,
- * written to `<dataDir>/exechost/config.json` (owner-only).
+ * written to `<dataDir>/exechost/config.json` (owner-only). Beside the
+ * Executor it provides HostGauges.
  */
 export const ExecHostExecutorLive = (
   config: StaticConfig,
   sandbox: boolean,
   overrides: Partial<Omit<ExecHostClientOptions, "dataDir" | "sandbox">> = {}
-): Layer.Layer<Executor, ExecutorUnavailable> =>
-  Layer.scoped(
-    Executor,
+): Layer.Layer<Executor | HostGauges, ExecutorUnavailable> =>
+  Layer.scopedContext(
     Effect.gen(function* () {
       const configFile = overrides.configFile ?? path.join(config.dataDir, "exechost", "config.json")
       if (overrides.configFile === undefined) {
@@ -232,7 +252,7 @@ export const ExecHostExecutorLive = (
           fs.renameSync(`${configFile}.tmp`, configFile)
         })
       }
-      return yield* makeExecHostExecutor({
+      const executor = yield* makeExecHostExecutor({
         dataDir: config.dataDir,
         sandbox,
         spawnHost: overrides.spawnHost ?? (process.env.LOMI_EXECHOST_EXTERNAL === "1" ? false : defaultHostCommand()),
@@ -241,5 +261,6 @@ export const ExecHostExecutorLive = (
         ...(overrides.startupTimeout === undefined ? {} : { startupTimeout: overrides.startupTimeout }),
         ...(overrides.respawnAfter === undefined ? {} : { respawnAfter: overrides.respawnAfter })
       })
+      return Context.make(Executor, executor).pipe(Context.add(HostGauges, { sample: executor.stats }))
     })
   )

@@ -22,7 +22,7 @@
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Clock, Deferred, Duration, Effect, Option, Runtime, Schedule, type Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Runtime, Schedule, type Scope } from "effect"
 import {
   StartRefused,
   type HostEvent,
@@ -33,6 +33,7 @@ import type { Connection } from "../ipc/server.ts"
 import type { Handlers } from "../ipc/protocol.ts"
 import type { LiveRun, PipelineExit, RunStatus, SpawnError } from "../ports/executor.ts"
 import { endGroup } from "../process/group.ts"
+import { ProcessSampler, processSamplerLayer } from "../processStats.ts"
 import type { Launcher, RawExit } from "../process/launch.ts"
 import { findMonitors, isAlive, startTimeOf } from "./procs.ts"
 import {
@@ -99,6 +100,8 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
     const starting = new Map<number, Deferred.Deferred<RunStatus, StartRefused>>()
     let publish: (event: HostEvent) => void = () => undefined
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    // The host's own gauges (Stats), sampled here: /metrics shows the host beside the kernel and dashboard.
+    const sampler = Context.get(yield* Layer.build(processSamplerLayer("exechost")), ProcessSampler)
 
     const statusOf = (t: Tracked): RunStatus => {
       if (t.final === undefined) return { _tag: "Running", pid: t.pgid ?? t.monitor?.pid }
@@ -348,7 +351,8 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
           yield* Effect.logWarning(`stopping all ${live.length} pipeline(s)`)
           yield* Effect.forEach(live, (t) => kill(t.runId, r.graceMs), { concurrency: "unbounded", discard: true })
           return live.length
-        })
+        }),
+      Stats: () => sampler.sample
     }
 
     return {

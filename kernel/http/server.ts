@@ -25,6 +25,7 @@ import { AccessLive } from "./access.ts"
 import { httpAuthLayer } from "./auth.ts"
 import { guard } from "./guard.ts"
 import { dashboardLive } from "./handlers/dashboard.ts"
+import { ExecutorLive } from "./handlers/executor.ts"
 import { HoldsLive } from "./handlers/holds.ts"
 import { JobsLive } from "./handlers/jobs.ts"
 import { liveLive } from "./handlers/live.ts"
@@ -34,6 +35,7 @@ import { TunablesLive } from "./handlers/tunables.ts"
 import { processSamplerLayer, ProcessSampler } from "../processStats.ts"
 import { KernelLifecycle } from "../restart.ts"
 import { healthChecksLayer } from "./health.ts"
+import { liveRunsFromExecutor } from "./liveRuns.ts"
 import { sessionHandoffLayer } from "./sessionHandoff.ts"
 import { metricsLayer, ProcessGauges } from "./metrics.ts"
 import { staticLayer } from "./static.ts"
@@ -117,7 +119,7 @@ class BoundedServer extends ClosingServer {
 }
 
 /**
- * The API and the server, without HealthChecks and ProcessGauges: the
+ * The API and the server, without HealthChecks, ProcessGauges and LiveRuns: the
  * process that serves it provides those (and the stores, CommandBus,
  * EventBus, Outage, FirestorePort) its own way.
  */
@@ -129,6 +131,7 @@ export const httpServeLayer = (config: StaticConfig, options: HttpOptions = {}) 
     OpsLive,
     dashboardLive(config),
     liveLive(config),
+    ExecutorLive,
     JobsLive,
     HoldsLive,
     TunablesLive
@@ -173,5 +176,7 @@ export const localProcessGauges = (name: string) =>
  */
 export const httpLayer = (config: StaticConfig, options: HttpOptions = {}) =>
   Layer.provideMerge(sessionHandoffLayer(config), httpServeLayer(config, options)).pipe(
-    Layer.provideMerge(Layer.mergeAll(healthChecksLayer(config), localProcessGauges("kernel"), KernelLifecycle.Default))
+    Layer.provideMerge(
+      Layer.mergeAll(healthChecksLayer(config), localProcessGauges("kernel"), KernelLifecycle.Default, liveRunsFromExecutor(config))
+    )
   )

@@ -77,6 +77,7 @@ const EXPECTED_ACCESS: Readonly<Record<string, AccessLevel>> = {
   "GET /api/sysadmin": "viewer",
   "GET /api/events": "viewer",
   "GET /api/runs/:run/log/stream": "viewer",
+  "GET /api/live-runs": "viewer",
   "POST /api/runs/:run/kill": "operator",
   "POST /api/runs/:run/skip": "operator",
   "POST /api/docs/:doc/retry": "operator",
