@@ -248,6 +248,20 @@ const TOPICS: readonly [Topic, ...Array<Topic>] = [
           While an attempt is active its log is followed live.
         </p>
         <p>
+          A running attempt says who is following its pipeline, in the drawer and on its row in the Jobs table:{" "}
+          <em>followed by the execution host (pid 4242)</em> is the small process beside the allocator that runs every
+          pipeline and keeps its exit status, so the pipeline carries on through an allocator restart; on a Slurm
+          cluster it reads <em>Slurm job 123 · RUNNING</em> (<em>PENDING</em> while the job waits for a node).
+        </p>
+        <p>
+          A running attempt marked in red, <em>not followed by the execution host</em> (or by the Slurm executor),
+          is one the allocator still counts as running although nothing follows its pipeline any more: its outcome may
+          never be recorded. Look at the execution host's output (the journal under systemd, the terminal of{" "}
+          <code>make run</code>) or at the Slurm job; <em>Restart now</em> in Config makes the allocator settle every running row from what the executor
+          knows. An attempt that has only just started is not flagged for its first few seconds. When the execution
+          host or Slurm does not answer, the line says <em>following not known</em> and nothing is flagged.
+        </p>
+        <p>
           The <strong>timeline</strong> puts everything that happened to the document in order: each attempt recorded,
           started and ended, each command from the dashboard with who sent it and the answer, manual holds and emails.
         </p>

@@ -5,6 +5,10 @@
  * the actions that act on the document. Opened by `#/doc/<id>`, so a link in
  * an email lands here, or by `#/run/<id>` with that attempt picked.
  *
+ * A running attempt says who follows it: the execution host (with the
+ * pipeline's pid) or Slurm (job id and state); one the executor does not
+ * list is flagged. Asked when the drawer opens and after run events.
+ *
  * Which log shows first: the picked attempt's, else the newest attempt that
  * has a log file, else the newest attempt's (a row that has not started yet
  * has no log, and an empty box would hide the last useful one).
@@ -17,6 +21,7 @@ import { type ApiClient, call } from "../../data/client.ts"
 import { now } from "../../data/clock.ts"
 import { useEvents } from "../../data/events.tsx"
 import { formatTime, runDuration } from "../../data/format.ts"
+import { createLiveRuns } from "../../data/live-runs.ts"
 import { useNotices } from "../../data/notices.tsx"
 import { closeDoc, hrefRun } from "../../data/route.ts"
 import { useSession } from "../../data/session.tsx"
@@ -42,6 +47,11 @@ export const DocDrawer = (props: { readonly doc: string; readonly run?: number |
   const runs = () => drawer.value?.runs ?? []
   const newest = createMemo((): JobRun | undefined => runs()[runs().length - 1])
   const runIds = createMemo(() => new Set(runs().map((r) => r.id)))
+  const live = createLiveRuns(() => runs().some((r) => r.state === "running"))
+  const following = () => {
+    const run = newest()
+    return run === undefined ? undefined : live.of(run)
+  }
   const refresh = () => {
     drawer.schedule(80)
     timeline.schedule(200)
@@ -133,6 +143,22 @@ export const DocDrawer = (props: { readonly doc: string; readonly run?: number |
                   )}
                 </Show>
               </div>
+              <Show when={following()}>
+                {(f) => (
+                  <div>
+                    <span class="label">Executor</span>
+                    <span
+                      classList={{ "following-missing": f().kind === "missing", muted: f().kind === "unknown" }}
+                      data-testid="drawer-following"
+                      data-following={f().kind}
+                    >
+                      {f().kind === "missing"
+                        ? `${f().text}: the allocator still counts this attempt as running, but nothing is following its pipeline, so its outcome may never be recorded.`
+                        : f().text}
+                    </span>
+                  </div>
+                )}
+              </Show>
             </section>
 
             <section class="drawer-actions" aria-label="Actions">
@@ -244,6 +270,13 @@ export const DocDrawer = (props: { readonly doc: string; readonly run?: number |
                         <td class="num">{run.attempt}</td>
                         <td>
                           <StateBadge state={run.state} />
+                          <Show when={live.of(run)}>
+                            {(f) => (
+                              <span class="note" classList={{ "following-missing": f().kind === "missing" }} title={f().text}>
+                                {f().kind === "unknown" ? "following not known" : f().text}
+                              </span>
+                            )}
+                          </Show>
                         </td>
                         <td>{formatTime(run.scheduled_run_at)}</td>
                         <td>{formatTime(run.started_at)}</td>

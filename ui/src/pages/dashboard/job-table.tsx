@@ -1,8 +1,13 @@
-/** Job rows (one per attempt) as a table; a click opens the document's drawer. */
+/**
+ * Job rows (one per attempt) as a table; a click opens the document's drawer.
+ * A running row says whether the executor follows it (the host's pid, or the
+ * Slurm job's state), and stands out when it does not.
+ */
 import { For, Show } from "solid-js"
 import type { JobRun } from "../../../../schemas/job.ts"
 import { now } from "../../data/clock.ts"
 import { formatTime, runDuration } from "../../data/format.ts"
+import { createLiveRuns } from "../../data/live-runs.ts"
 import { hrefDoc, openDoc } from "../../data/route.ts"
 import { StateBadge } from "../../ui/badge.tsx"
 
@@ -11,6 +16,7 @@ export const JobTable = (props: { readonly rows: ReadonlyArray<JobRun>; readonly
     props.onOpen?.(doc)
     openDoc(doc)
   }
+  const live = createLiveRuns(() => props.rows.some((r) => r.state === "running"))
   return (
     <div class="table-wrap">
       <table class="table jobs-table" data-testid="jobs-table">
@@ -45,6 +51,19 @@ export const JobTable = (props: { readonly rows: ReadonlyArray<JobRun>; readonly
                 <td>{row.service}</td>
                 <td>
                   <StateBadge state={row.state} />
+                  <Show when={live.of(row)}>
+                    {(f) => (
+                      <span
+                        class="note following"
+                        classList={{ "following-missing": f().kind === "missing" }}
+                        data-testid="following"
+                        data-following={f().kind}
+                        title={f().text}
+                      >
+                        {f().kind === "unknown" ? "following not known" : f().text}
+                      </span>
+                    )}
+                  </Show>
                   <Show when={row.notes}>
                     <span class="note">{row.notes}</span>
                   </Show>
