@@ -43,8 +43,15 @@ system-deps:
 	fi
 
 # The per-run monitor (kernel/exechost/monitor.c): static when the C library allows, so its exec skips the loader.
+# Beside it (order-only: built whenever the monitor is wanted), the sandbox's namespace/overlay/rlimit step
+# (kernel/process/sandbox/enter.c) that replaces the unshare/mount/prlimit shell chain.
 MONITOR := .build/lomi-monitor
-$(MONITOR): kernel/exechost/monitor.c
+ENTER := .build/lomi-enter
+$(MONITOR): kernel/exechost/monitor.c | $(ENTER)
+	@mkdir -p $(@D)
+	cc -O2 -Wall -Wextra -static -o $@ $< 2>/dev/null || cc -O2 -Wall -Wextra -o $@ $<
+
+$(ENTER): kernel/process/sandbox/enter.c
 	@mkdir -p $(@D)
 	cc -O2 -Wall -Wextra -static -o $@ $< 2>/dev/null || cc -O2 -Wall -Wextra -o $@ $<
 

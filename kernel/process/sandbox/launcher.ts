@@ -2,8 +2,8 @@
  * The sandbox Launcher (see ../launch.ts for the contract and ../README.md for
  * the design and measurements).
  *
- *   prepare: run dir, overlay dirs, cgroups, launch chain, plan.json
- *   (the monitor runs `sh launch.sh`: cgroups → unshare → overlay mounts → prlimit → bwrap)
+ *   prepare: run dir, overlay dirs, cgroups, bwrap.args, plan.json
+ *   (the monitor runs lomi-enter: cgroups → unshare → overlay mounts → rlimits → exec bwrap)
  *   finish:  exit 0 → list the final tree, check it, commit it (journaled);
  *            anything else → commit nothing, log what the run had changed;
  *            then outcome.json, and the run dir shrinks to plan + outcome
@@ -17,23 +17,24 @@ import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { Duration, Effect, Schedule } from "effect"
 import type { PipelineExit, PipelineSpec } from "../../ports/executor.ts"
 import { SpawnError } from "../../ports/executor.ts"
 import { isSafeSegment } from "../../../schemas/report.ts"
 import type { Launch, Launcher, RawExit } from "../launch.ts"
 import { copyTree, removeTree } from "../scratch.ts"
-import { bwrapArgs, launchScript, listingScript, mountScript, unmountablePath, type Bind, type ChainPlan } from "./bwrap.ts"
+import { bwrapArgs, enterCommand, listingScript, unmountablePath, type Bind, type ChainPlan } from "./bwrap.ts"
 import { computeChanges, describeUpper, dirsToList } from "./changes.ts"
 import { recoverJournal, runCommit, writeAtomic, type CommitProbe } from "./commit.ts"
 import {
   cgroupsUsable,
   closeRunCgroups,
   createRunCgroups,
-  prlimitArgs,
   readCgroupVerdict,
   removeRunCgroups,
   resolveLimits,
+  rlimitBytes,
   type RunLimits
 } from "./limits.ts"
 import { runDirPattern, runLayout, type RunLayout, type RunPlan, type TreeName, type TreePlan } from "./layout.ts"
@@ -61,7 +62,11 @@ export interface SandboxLauncherOptions {
   readonly cgroupRoot?: string | undefined
   /** Added to every run's environment after the service's (the plain launcher's instance tag, say). */
   readonly extraEnv?: Readonly<Record<string, string>> | undefined
-  readonly tools?: { readonly sh?: string; readonly unshare?: string; readonly prlimit?: string } | undefined
+  /**
+   * sh and unshare list a finished run's tree; enter is lomi-enter (enter.c), which starts every run.
+   * Default for enter: $LOMI_ENTER, else `.build/lomi-enter` in the nearest directory above this module that has one.
+   */
+  readonly tools?: { readonly sh?: string; readonly unshare?: string; readonly enter?: string } | undefined
   /** Called between the steps of a commit (the crash test slows commits down with it). */
   readonly commitProbe?: CommitProbe | undefined
 }
@@ -101,6 +106,20 @@ const appendLog = (logFile: string, lines: ReadonlyArray<string>): Effect.Effect
 
 const listCap = 50
 
+/** $LOMI_ENTER, else `.build/lomi-enter` in the nearest directory above this module that has one (built by make). */
+export const locateEnter = (): string | undefined => {
+  const fromEnv = process.env["LOMI_ENTER"]
+  if (fromEnv !== undefined && fromEnv !== "") return path.resolve(fromEnv)
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const candidate = path.join(dir, ".build", "lomi-enter")
+    if (fs.existsSync(candidate)) return candidate
+    const parent = path.dirname(dir)
+    if (parent === dir) return undefined
+    dir = parent
+  }
+}
+
 export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher => {
   const scratchRoot = path.resolve(options.scratchRoot)
   const roots: ReadonlyArray<readonly [TreeName, string]> = [
@@ -115,7 +134,7 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
   const unprivileged = process.getuid?.() !== 0
   const sh = options.tools?.sh ?? "/bin/sh"
   const unshare = options.tools?.unshare ?? "unshare"
-  const prlimit = options.tools?.prlimit ?? "prlimit"
+  const enter = options.tools?.enter ?? locateEnter()
   const hidden = [...(options.hidden ?? []).map((p) => path.resolve(p)), scratchRoot]
   const locks = new Map<string, Effect.Semaphore>()
   const lockFor = (patientId: string) => {
@@ -222,22 +241,20 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       limits,
       identity: unprivileged ? { uid: process.getuid?.() ?? 65534, gid: process.getgid?.() ?? 65534 } : undefined
     })
+    if (enter === undefined) throw new Error("lomi-enter is not built (make monitor builds .build/lomi-enter; or set LOMI_ENTER)")
+    const rlimits = rlimitBytes(limits, cgroups !== null)
     const chain: ChainPlan = {
-      sh,
-      unshare,
-      prlimit,
+      enter,
       bwrap: options.bwrapPath,
       unprivileged,
       cgroupProcs: cgroups === null ? [] : [path.join(cgroups.pids, "cgroup.procs"), path.join(cgroups.memory, "cgroup.procs")],
       trees,
-      prlimitArgs: prlimitArgs(limits, cgroups !== null),
-      mountScript: layout.mountScript,
+      fsizeBytes: rlimits.fsize,
+      asBytes: rlimits.as,
       bwrapArgsFile: layout.bwrapArgs,
       command: ["bash", path.resolve(spec.script), spec.docId, spec.patientId, spec.service]
     }
     fs.writeFileSync(layout.bwrapArgs, args.map((a) => `${a}\0`).join(""))
-    fs.writeFileSync(layout.mountScript, mountScript(chain))
-    fs.writeFileSync(layout.launchScript, launchScript(chain))
     const plan: RunPlan = { version: 1, runId: spec.runId, patientId: spec.patientId, service: spec.service, trees, limits, cgroups, unprivileged }
     writeAtomic(layout.plan, JSON.stringify(plan))
     const env: Record<string, string> = {}
@@ -253,7 +270,8 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       ...(options.home === undefined ? {} : { HOME: options.home })
     }
     for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v
-    return { launch: { command: sh, args: [layout.launchScript], env, timeLimitMs: limits.timeLimitSeconds * 1000 }, warnings }
+    const launch = enterCommand(chain)
+    return { launch: { command: launch.command, args: launch.args, env, timeLimitMs: limits.timeLimitSeconds * 1000 }, warnings }
   }
 
   const prepare = (spec: PipelineSpec): Effect.Effect<Launch, SpawnError> =>

@@ -5,7 +5,7 @@
  *
  *   <scratchRoot>/run-<runId>/
  *     plan.json            what prepare decided (trees, limits, cgroups)
- *     launch.sh mount.sh   the launch chain; bwrap.args (NUL-separated)
+ *     bwrap.args           bwrap's options (NUL-separated), read by bwrap at launch
  *     upper/{base,user}    overlay upper dirs: everything the run changed
  *     work/{base,user}     overlay work dirs
  *     merged/{base,user}   overlay mount points (inside the run's mount namespace only)
@@ -58,8 +58,6 @@ export const runLayout = (scratchRoot: string, runId: number) => {
     plan: path.join(dir, "plan.json"),
     outcome: path.join(dir, "outcome.json"),
     journal: path.join(dir, "journal.json"),
-    launchScript: path.join(dir, "launch.sh"),
-    mountScript: path.join(dir, "mount.sh"),
     bwrapArgs: path.join(dir, "bwrap.args"),
     empty: path.join(dir, "empty"),
     repoWrites: path.join(dir, "repo-writes"),

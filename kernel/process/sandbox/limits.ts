@@ -4,7 +4,7 @@
  * - processes and memory: a cgroup v1 `pids` and `memory` group per run when
  *   the host is root and those hierarchies are writable (the launch script
  *   joins them before anything else runs, so every descendant is counted);
- *   otherwise RLIMIT_AS for memory, and no process cap (RLIMIT_NPROC counts
+ *   otherwise RLIMIT_AS for memory (set by lomi-enter, enter.c), and no process cap (RLIMIT_NPROC counts
  *   every process of the uid, which is the daemon's own: it would throttle
  *   the host, not the run).
  * - scratch disk: RLIMIT_FSIZE (no single file the run writes can grow past
@@ -129,8 +129,8 @@ export const closeRunCgroups = (cg: RunCgroups): CgroupVerdict => {
   return verdict
 }
 
-/** `prlimit` options for the launch: FSIZE always, AS when memory is not capped by a cgroup. */
-export const prlimitArgs = (limits: RunLimits, memoryByCgroup: boolean): Array<string> => [
-  `--fsize=${limits.scratchDiskMiB * MiB}`,
-  ...(memoryByCgroup ? [] : [`--as=${limits.memoryMiB * MiB}`])
-]
+/** The rlimits of the launch (bytes): FSIZE always, AS when memory is not capped by a cgroup. */
+export const rlimitBytes = (limits: RunLimits, memoryByCgroup: boolean): { readonly fsize: number; readonly as: number | undefined } => ({
+  fsize: limits.scratchDiskMiB * MiB,
+  as: memoryByCgroup ? undefined : limits.memoryMiB * MiB
+})
