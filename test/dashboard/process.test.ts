@@ -93,6 +93,9 @@ describe("the dashboard server process against a real kernel", () => {
     const services = Object.fromEntries(
       Object.entries(raw.services ?? {}).map(([k, v]) => [k, { ...(v as object), script: join(DEMO, String((v as { script: string }).script)) }])
     )
+    // Epi-Insight runs take 15 s here: long enough to see one being followed on a loaded machine.
+    const epi = services["Epi-Insight"]
+    if (epi !== undefined) services["Epi-Insight"] = Object.assign(epi, { env: { LOMI_DEMO_SECONDS: "15" } })
     const port = await freePort()
     base = `http://127.0.0.1:${port}`
     const passwordHash = await run(hashPassword(ADMIN.password))
@@ -178,19 +181,57 @@ describe("the dashboard server process against a real kernel", () => {
     }
   }, 60_000)
 
-  it("/metrics has process gauges for the dashboard and the kernel", async () => {
+  it("/metrics has process gauges for the dashboard, the kernel and the execution host", async () => {
     const text = await eventually(
       async () => {
         const body = await (await fetch(`${base}/metrics`)).text()
-        return body.includes('lomi_process_resident_memory_bytes{process="kernel"}') ? body : undefined
+        return body.includes('lomi_process_resident_memory_bytes{process="kernel"}') &&
+          body.includes('lomi_process_resident_memory_bytes{process="exechost"}')
+          ? body
+          : undefined
       },
       20_000,
-      "the kernel's gauges"
+      "the kernel's and the execution host's gauges"
     )
+    expect(text).toMatch(/^lomi_process_resident_memory_bytes\{process="exechost"\} \d+$/m)
+    expect(text).toMatch(/^lomi_process_event_loop_utilization\{process="exechost"\} [\d.e-]+$/m)
     expect(text).toMatch(/^lomi_process_resident_memory_bytes\{process="dashboard"\} \d+$/m)
     expect(text).toMatch(/^lomi_process_event_loop_utilization\{process="kernel"\} [\d.e-]+$/m)
     expect(text).toMatch(/^lomi_process_event_loop_delay_p99_seconds\{process="dashboard"\} [\d.e-]+$/m)
   }, 40_000)
+
+  it("a running pipeline is listed by /api/live-runs (kernel → execution host over two sockets) with its live pid", async () => {
+    const doc = "dash-followed"
+    const editor = spawn(
+      TSX,
+      [join(ROOT, "kernel/firestore/demo-doc.ts"), "--data-dir", join(dir, "data"), "set", doc, JSON.stringify({ status: "Data Ready", service: "Epi-Insight", patientId: "P-1001" })],
+      { cwd: ROOT, stdio: "ignore" }
+    )
+    expect(await new Promise<number | null>((resolve) => editor.once("exit", resolve))).toBe(0)
+    const row = await eventually(
+      async () => {
+        const reply = await run(admin.get(`/api/jobs?q=${doc}&state=running`))
+        return (reply.body as { items: ReadonlyArray<{ id: number; doc_id: string }> }).items.find((r) => r.doc_id === doc)
+      },
+      120_000,
+      `a running row of ${doc}`
+    )
+    const listed = await eventually(
+      async () => {
+        const reply = await run(admin.get("/api/live-runs"))
+        const report = reply.body as { executor: string; available: boolean; runs: ReadonlyArray<{ runId: number; docId: string; pid?: number }> }
+        return report.available ? { report, run: report.runs.find((r) => r.runId === row.id) } : undefined
+      },
+      20_000,
+      "an answer from the execution host"
+    )
+    expect(listed.report.executor).toBe("host")
+    expect(listed.run).toMatchObject({ runId: row.id, docId: doc })
+    const pid = listed.run?.pid ?? 0
+    expect(pid).toBeGreaterThan(1)
+    // A real process (the pipeline's group leader, or its monitor), alive while the row runs.
+    expect(() => process.kill(pid, 0)).not.toThrow()
+  }, 180_000)
 
   it("with the kernel stopped, reads keep working and commands answer 503 'allocator not reachable'; it reconnects when the kernel is back", async () => {
     const before = await run(admin.get("/api/jobs?limit=100"))
@@ -207,6 +248,17 @@ describe("the dashboard server process against a real kernel", () => {
       (before.body as { items: ReadonlyArray<unknown> }).items.length
     )
     expect((await fetch(`${base}/readyz`)).status).toBe(503)
+    // Which runs are followed is not known without the kernel: an answer saying so, not an error page.
+    const live = await eventually(
+      async () => {
+        const reply = await run(admin.get("/api/live-runs"))
+        return reply.status === 200 && (reply.body as { available: boolean }).available === false ? reply.body : undefined
+      },
+      10_000,
+      "live runs unavailable"
+    )
+    expect(live).toMatchObject({ executor: "host", available: false, runs: [] })
+    expect((live as { message: string }).message).toMatch(/^allocator not reachable/)
     // The refused command never reached the audit log.
     const log = await run(admin.get("/api/commands?limit=5"))
     const values = (log.body as { items: ReadonlyArray<{ args: { value?: number } }> }).items.map((i) => i.args.value)
