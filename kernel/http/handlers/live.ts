@@ -1,38 +1,30 @@
 /**
- * Live updates as Server-Sent Events: every AllocatorEvent, and the tail of
- * one attempt's log. The event subscription is taken before the preamble is
- * sent, so a client that has seen the preamble misses nothing after it.
+ * Live updates as Server-Sent Events: every AllocatorEvent (through one
+ * shared fan-out, sseHub.ts: a client that has seen the preamble misses
+ * nothing after it), and the tail of one attempt's log.
  */
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { Effect, Option, Stream } from "effect"
-import { Api, NotFound } from "../../../schemas/api.ts"
+import { Api, NotFound, SESSION_COOKIE } from "../../../schemas/api.ts"
 import type { StaticConfig } from "../../../schemas/config.ts"
 import { isActive } from "../../../schemas/job.ts"
-import { EventBus } from "../../events.ts"
 import { JobStore } from "../../store/jobs.ts"
 import { tailRunLog } from "../logs.ts"
 import { HttpAuth } from "../auth.ts"
 import { SSE_PREAMBLE, sessionSse, sseEvent } from "../sse.ts"
+import { makeSseHub } from "../sseHub.ts"
 
 export const liveLive = (config: StaticConfig) =>
   HttpApiBuilder.group(Api, "live", (handlers) =>
     Effect.gen(function* () {
-      const events = yield* EventBus
+      const hub = yield* makeSseHub
       const jobs = yield* JobStore
       const auth = yield* HttpAuth
 
       return handlers
         .handle("events", () =>
-          sessionSse(
-            auth,
-            Stream.unwrapScoped(
-              Effect.map(events.subscribe, (queue) =>
-                Stream.concat(
-                  Stream.make(SSE_PREAMBLE),
-                  Stream.fromQueue(queue).pipe(Stream.map((event) => sseEvent(JSON.stringify(event))))
-                )
-              )
-            )
+          Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+            hub.open(auth.whenEnded(request.cookies[SESSION_COOKIE] ?? ""))
           )
         )
         .handle("runLogStream", ({ path }) =>
