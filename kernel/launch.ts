@@ -42,8 +42,15 @@ const args = process.argv.slice(2)
 
 const say = (line: string) => process.stderr.write(`launcher: ${line}\n`)
 
-const start = (name: string, file: string, env: NodeJS.ProcessEnv = process.env): ChildProcess => {
-  const child = spawn(process.execPath, [...process.execArgv, file, ...args], { stdio: "inherit", detached: true, env })
+/**
+ * The dashboard server's V8 heap: a 1 MiB young generation instead of the
+ * default 16 MiB (x3 committed), which was a fifth of its RSS at rest; its
+ * allocations are short-lived request garbage, cheap to scavenge often.
+ */
+const DASHBOARD_V8_FLAGS = ["--max-semi-space-size=1"]
+
+const start = (name: string, file: string, env: NodeJS.ProcessEnv = process.env, flags: ReadonlyArray<string> = []): ChildProcess => {
+  const child = spawn(process.execPath, [...process.execArgv, ...flags, file, ...args], { stdio: "inherit", detached: true, env })
   child.on("error", (e) => say(`${name} could not start: ${e.message}`))
   return child
 }
@@ -65,7 +72,9 @@ const host = existsSync(OPTIONAL.host) ? start("execution host", OPTIONAL.host) 
 // The kernel waits for this host rather than starting its own (which would outlive Ctrl-C).
 const kernelEnv = host === undefined ? process.env : { ...process.env, LOMI_EXECHOST_EXTERNAL: "1" }
 let kernel = start("kernel", KERNEL, kernelEnv)
-const dashboard = existsSync(OPTIONAL.dashboard) ? start("dashboard server", OPTIONAL.dashboard) : undefined
+const dashboard = existsSync(OPTIONAL.dashboard)
+  ? start("dashboard server", OPTIONAL.dashboard, process.env, DASHBOARD_V8_FLAGS)
+  : undefined
 
 const stopAll = async (signal: NodeJS.Signals, code: number) => {
   if (stopping) return

@@ -31,8 +31,15 @@ import {
   WriteProbeOverControl
 } from "./services.ts"
 
-/** The dashboard's bounds: requests answered at once, and open live streams. */
-export const DASHBOARD_LIMITS = { maxInFlight: 256, maxStreams: 512 } as const
+/**
+ * The dashboard's bounds: requests answered at once, and open live streams.
+ * 32 in flight keeps an admitted request's wait to a few dozen requests'
+ * work (a jobs page costs 1-3 ms of CPU), so answers stay well under a
+ * second however many clients there are; the rest get an immediate 503 with
+ * Retry-After instead of a queue that would hold every answer back. Streams
+ * cost a registration and a shared write each (kernel/http/sseHub.ts).
+ */
+export const DASHBOARD_LIMITS = { maxInFlight: 32, maxStreams: 512 } as const
 
 export const dashboardLayer = (config: StaticConfig, options: HttpOptions = {}) => {
   const link = kernelLinkLayer(controlSocketPath(config.dataDir))

@@ -23,8 +23,8 @@
  *   (LOMI_BENCH_PROFILE=<dir> adds --cpu-prof to every allocator process)
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { connect, createServer } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -108,21 +108,33 @@ const machine = () => {
 interface ProbeStats {
   readonly pid: number
   readonly rss: number
+  readonly cpuMs: number
+  readonly heapUsed: number
   readonly peakRssWindow: number
   readonly eldP99Ms: number
   readonly eldMaxMs: number
   readonly elu: number
 }
 
-const readProbe = (dir: string, role: string): ProbeStats | undefined => {
-  const file = path.join(dir, `${role}.json`)
-  if (!existsSync(file)) return undefined
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as ProbeStats
-  } catch {
-    return undefined
-  }
-}
+/** Asks a process's probe (test/bench/probe.mjs, a socket per process) for its figures; undefined when it does not answer. */
+const readProbe = (dir: string, role: string): Promise<ProbeStats | undefined> =>
+  new Promise((resolve) => {
+    const socketPath = path.join(dir, `${role}.sock`)
+    if (!existsSync(socketPath)) return resolve(undefined)
+    let text = ""
+    const socket = connect(socketPath)
+    socket.setEncoding("utf8")
+    socket.setTimeout(5000, () => socket.destroy())
+    socket.on("data", (d: string) => (text += d))
+    socket.on("error", () => resolve(undefined))
+    socket.on("close", () => {
+      try {
+        resolve(JSON.parse(text) as ProbeStats)
+      } catch {
+        resolve(undefined)
+      }
+    })
+  })
 
 const Rows = Schema.Array(Schema.Struct({ doc_id: Schema.String, created_at: Schema.String }))
 
@@ -176,7 +188,8 @@ const startAllocator = async (emulatorHost: string) => {
   // LOMI_BENCH_PROFILE=<dir>: every process writes a CPU profile there when it stops (the launcher passes its flags on).
   const profile = process.env.LOMI_BENCH_PROFILE
   const profiling = profile === undefined || profile === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${profile}`]
-  const launcher = spawn(process.execPath, [...profiling, "--import", PROBE, LAUNCHER, configFile], {
+  const extra = (process.env.DL_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "")
+  const launcher = spawn(process.execPath, [...profiling, ...extra, "--import", PROBE, LAUNCHER, configFile], {
     cwd: repo,
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, FIRESTORE_EMULATOR_HOST: emulatorHost, LOMI_BENCH_PROBE_DIR: probeDir }
@@ -194,8 +207,8 @@ const startAllocator = async (emulatorHost: string) => {
       return undefined
     }
   })
-  await waitFor("the kernel and dashboard probes", 20_000, () =>
-    readProbe(probeDir, "kernel") !== undefined && readProbe(probeDir, "dashboard") !== undefined ? true : undefined
+  await waitFor("the kernel and dashboard probes", 90_000, async () =>
+    (await readProbe(probeDir, "kernel")) !== undefined && (await readProbe(probeDir, "dashboard")) !== undefined ? true : undefined
   )
   const db = ManagedRuntime.make(SqliteClient.layer({ filename: dbFile, readonly: true, disableWAL: true }))
   const rowsOf = (prefix: string) =>
@@ -259,6 +272,7 @@ interface LoadResult {
   readonly statuses: Readonly<Record<string, number>>
   readonly sseOpen: number
   readonly sseEvents: number
+  readonly sseDropped: number
 }
 
 /** The clients run in their own process (test/bench/dashboardClients.mjs): here they would starve the emulator. */
@@ -287,7 +301,7 @@ const main = async () => {
   const emulator = await quiet(startEmbeddedEmulator({ projectId: "dashload" }))
   const a = await startAllocator(emulator.host)
   const rows: Array<ReadonlyArray<string>> = []
-  const verdict = (ok: boolean) => (ok ? "met" : "MISSED")
+  const verdict = (ok: boolean) => (ok ? "MET" : "MISSED")
   try {
     const firestore = await quiet(acquireFirestore({ projectId: a.projectId }))
     await sleep(2000)
@@ -295,16 +309,18 @@ const main = async () => {
     const unloaded = await intake(a, firestore, "u", UNLOADED_REPORTS)
 
     for (const role of ["kernel", "dashboard"]) {
-      const p = readProbe(a.probeDir, role)
+      const p = await readProbe(a.probeDir, role)
       if (p !== undefined) process.kill(p.pid, "SIGUSR2")
     }
     await sleep(300)
+    const atRest = await readProbe(a.probeDir, "dashboard")
     const load = dashboardLoad(a.base)
     const loadedReports = Math.floor((SECONDS * 1000) / INTERVAL_MS) - 5
     const loaded = await intake(a, firestore, "l", loadedReports)
     const dashboard = await load
-    const kernelProbe = readProbe(a.probeDir, "kernel")
-    const dashboardProbe = readProbe(a.probeDir, "dashboard")
+    const kernelProbe = await readProbe(a.probeDir, "kernel")
+    const dashboardProbe = await readProbe(a.probeDir, "dashboard")
+    const loadCpuMs = dashboardProbe !== undefined && atRest !== undefined ? dashboardProbe.cpuMs - atRest.cpuMs : Number.NaN
 
     if (dashboard.failed > 0) process.stderr.write(`dashboard answers other than 200/503: ${JSON.stringify(dashboard.statuses)}\n`)
     const all = [...dashboard.list, ...dashboard.search]
@@ -337,7 +353,29 @@ const main = async () => {
       "",
       ""
     ])
-    rows.push(["SSE: streams open, events received", `${dashboard.sseOpen}, ${dashboard.sseEvents}`, "", "", ""])
+    rows.push([
+      "SSE: streams opened, events received, streams dropped (slow or ended early)",
+      `${dashboard.sseOpen}, ${dashboard.sseEvents}, ${dashboard.sseDropped}`,
+      "",
+      "",
+      ""
+    ])
+    rows.push([
+      "dashboard server CPU under load (all its work: requests, refusals, SSE, the kernel link)",
+      `${(loadCpuMs / 1000).toFixed(1)} s CPU, ${ms(loadCpuMs / Math.max(1, all.length + dashboard.refused))} ms per answered request`,
+      "",
+      "",
+      ""
+    ])
+    if (atRest !== undefined) {
+      rows.push([
+        `dashboard server at rest (${HISTORY_ROWS} history rows, after the unloaded run): RSS`,
+        `${(atRest.rss / MiB).toFixed(0)} MiB (heap used ${(atRest.heapUsed / MiB).toFixed(0)} MiB)`,
+        "",
+        "RSS < 80 MiB",
+        verdict(atRest.rss < 80 * MiB)
+      ])
+    }
     if (dashboardProbe !== undefined) {
       rows.push([
         "dashboard server under load: peak RSS, event-loop delay p99, utilisation",

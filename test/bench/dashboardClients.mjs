@@ -8,6 +8,11 @@
  * Prints one JSON line: list and search latencies (ms, 200 answers only),
  * refusals (503), other failures by status, SSE streams opened and data
  * lines received.
+ *
+ * A client refused with 503 waits what Retry-After says before its next
+ * request, as a polite client does; an SSE client refused, or dropped (a
+ * stream that ends before the run does), opens its stream again after the
+ * `retry` the server sent (3 s), as EventSource does.
  */
 const [base, clientsArg, sseArg, secondsArg, historyArg, user, password] = process.argv.slice(2)
 const CLIENTS = Number(clientsArg)
@@ -15,6 +20,8 @@ const SSE = Math.min(CLIENTS, Number(sseArg))
 const SECONDS = Number(secondsArg)
 const HISTORY = Number(historyArg)
 const STATES = ["succeeded", "queued", "running", "failed_permanent", "waiting_cooldown"]
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const signIn = async () => {
   const r = await fetch(`${base}/api/session`, {
@@ -38,27 +45,34 @@ const randomQuery = () => {
 
 const main = async () => {
   const cookie = await signIn()
-  const out = { list: [], search: [], refused: 0, failed: 0, statuses: {}, sseOpen: 0, sseEvents: 0 }
-  const ends = performance.now() + SECONDS * 1000
+  const out = { list: [], search: [], refused: 0, failed: 0, statuses: {}, sseOpen: 0, sseEvents: 0, sseDropped: 0 }
+  const t0 = performance.now()
+  const ends = t0 + SECONDS * 1000
   const controllers = []
 
   const sseClient = async () => {
     const controller = new AbortController()
     controllers.push(controller)
-    try {
-      const r = await fetch(`${base}/api/events`, { headers: { cookie, accept: "text/event-stream" }, signal: controller.signal })
-      if (r.status === 503) return void (out.refused += 1)
-      if (r.body === null) return
-      out.sseOpen += 1
-      const reader = r.body.getReader()
-      const decoder = new TextDecoder()
-      for (;;) {
-        const { value, done } = await reader.read()
-        if (done) break
-        out.sseEvents += (decoder.decode(value, { stream: true }).match(/^data: /gm) ?? []).length
+    while (performance.now() < ends) {
+      try {
+        const r = await fetch(`${base}/api/events`, { headers: { cookie, accept: "text/event-stream" }, signal: controller.signal })
+        if (r.status === 503) out.refused += 1
+        else if (r.body !== null) {
+          out.sseOpen += 1
+          const reader = r.body.getReader()
+          const decoder = new TextDecoder()
+          for (;;) {
+            const { value, done } = await reader.read()
+            if (done) break
+            out.sseEvents += (decoder.decode(value, { stream: true }).match(/^data: /gm) ?? []).length
+          }
+          out.sseDropped += 1
+        }
+      } catch {
+        if (controller.signal.aborted) return
+        out.sseDropped += 1
       }
-    } catch {
-      // aborted at the end
+      await sleep(3000)
     }
   }
 
@@ -75,11 +89,16 @@ const main = async () => {
         const r = await fetch(url, { headers: { cookie } })
         await r.arrayBuffer()
         const took = performance.now() - began
-        if (r.status === 503) out.refused += 1
-        else if (r.status !== 200) {
+        if (r.status === 503) {
+          out.refused += 1
+          await sleep(1000 * Number(r.headers.get("retry-after") ?? "1"))
+        } else if (r.status !== 200) {
           out.failed += 1
           out.statuses[r.status] = (out.statuses[r.status] ?? 0) + 1
-        } else out[kind].push(Math.round(took * 10) / 10)
+        } else {
+          out[kind].push(Math.round(took * 10) / 10)
+          if (took > 1000 && process.env.DL_DEBUG) (out.slow ??= []).push([Math.round(began - t0), Math.round(took)])
+        }
       } catch {
         out.failed += 1
       }
