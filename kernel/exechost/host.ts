@@ -15,11 +15,10 @@
  * - finishing is idempotent (Launcher.finish may run twice after a crash);
  * - "monitor gone and no exit file" is the only way a run is Lost
  *   (podman's rule); the monitor writes its exit file before it exits.
- * A monitor's end is seen by the host's child `exit` event (monitors it
- * spawned), an fs.watch on the run dir, and a once-a-second sweep that also
+ * A monitor's end is seen by the fork server's exit report (monitors this
+ * host started, spawnMonitor.ts), an fs.watch on the run dir, and a once-a-second sweep that also
  * covers monitors adopted from an earlier host.
  */
-import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Runtime, Schedule, type Scope } from "effect"
@@ -52,7 +51,7 @@ import {
   type FinalRecord,
   type RunRecord
 } from "./records.ts"
-import { spawnMonitor } from "./spawnMonitor.ts"
+import { makeMonitorSpawner } from "./spawnMonitor.ts"
 
 export interface HostOptions {
   readonly dataDir: string
@@ -100,6 +99,7 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
     const starting = new Map<number, Deferred.Deferred<RunStatus, StartRefused>>()
     let publish: (event: HostEvent) => void = () => undefined
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const spawner = yield* makeMonitorSpawner(options.monitorPath)
     // The host's own gauges (Stats), sampled here: /metrics shows the host beside the kernel and dashboard.
     const sampler = Context.get(yield* Layer.build(processSamplerLayer("exechost")), ProcessSampler)
 
@@ -252,16 +252,15 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
         const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
         const record: RunRecord = { spec, sandbox, startedAt, graceMs }
         yield* Effect.mapError(writeRecord(dir, record), (e) => refuse(`cannot write the run record: ${e.message}`))
-        const child: ChildProcess = yield* Effect.try(() => fs.mkdirSync(path.dirname(spec.logFile), { recursive: true })).pipe(
-          Effect.zipRight(spawnMonitor({ monitorPath: options.monitorPath, runDir: dir, logFile: spec.logFile, graceMs, launch })),
+        const pid = yield* Effect.try(() => fs.mkdirSync(path.dirname(spec.logFile), { recursive: true })).pipe(
+          Effect.zipRight(spawner.spawn({ monitorPath: options.monitorPath, runDir: dir, logFile: spec.logFile, graceMs, launch })),
           Effect.tapError(() => removeRun(dir)),
           Effect.mapError((e) => refuse(`cannot start the pipeline's monitor: ${errorText(e)}`))
         )
-        const pid = child.pid ?? 0
         const startTime = startTimeOf(pid)
         yield* Effect.ignore(writeMonitor(dir, pid, startTime))
         const t = yield* track(spec.runId, dir, record, { pid, startTime })
-        child.once("exit", () => settleSoon(t))
+        spawner.onExit(pid, () => settleSoon(t))
         watch(t)
         publish({ _tag: "Started", runId: spec.runId, pid })
         return { _tag: "Running", pid } as const

@@ -1,33 +1,48 @@
 /**
- * The execution host's per-job cost, interleaved in one run (N no-op jobs,
- * `bash -c 'exit 0'`, at concurrency 1 and 4, medians of 3 rounds):
+ * The execution host's per-job cost against raw spawns of the same no-op
+ * script (`bash noop.sh <doc> <patient> <service>`), interleaved in one run,
+ * at concurrency 1 and 4, medians of 3 rounds (issue 12):
  *
- * - raw: `child_process.spawn` of the script from this process (the baseline, as issue 12 measures it);
- * - monitor: the same spawn through `.build/lomi-monitor` (own session, group, fsynced exit file), waiting for the exit file;
- * - host: Start → exit event → Acknowledge through a real host (its own process, compiled with
- *   scripts/build.mjs as in production) and its client over the socket.
+ * - raw spawn: `child_process.spawn` of the script from this process (the baseline issue 12 names);
+ * - host, plain: Start → exit event → Acknowledge through a real host (its own process, compiled
+ *   with scripts/build.mjs as in production) over the socket: fork server, monitor, fsynced exit file;
+ *   target ≥ 0.9x raw spawn;
+ * - raw bwrap: `bwrap` (the jail options of rawRun.mjs) around the script, spawned from this process;
+ * - host, sandboxed: the same through the sandbox launcher (overlay, lomi-enter, bwrap, commit check);
+ *   target ≥ 0.9x raw bwrap.
  *
- * Also the event-loop cost of one `spawn` of the monitor (synchronous part) in a small process and with
- * an extra 256 MiB of heap, to show spawning from the host does not depend on the kernel's heap.
+ * Also the host's CPU per job (its /proc utime+stime over the host rows), its RSS, and the event-loop
+ * cost of starting one monitor from a process with an extra 256 MiB of heap: `child_process.spawn`
+ * (forks the whole heap) against a request to the fork server (spawnMonitor.ts).
+ *
+ *   BENCH_EXECHOST_N=60 npx tsx test/bench/exechost.bench.ts
  */
 import { execFileSync, spawn } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Layer, Logger, LogLevel } from "effect"
+import { Effect, Logger, LogLevel } from "effect"
+import { makeExecHostExecutor } from "../../kernel/exechost/client.ts"
+import { makeMonitorSpawner } from "../../kernel/exechost/spawnMonitor.ts"
 import { clientOf, hostProcess, MONITOR, specFor, tempRoot, writeConfig } from "../exechost/support.ts"
-import { ms, ratio, table } from "./table.ts"
+import { ratio, table } from "./table.ts"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
-const N = Number(process.env.BENCH_EXECHOST_N ?? "200")
+const N = Number(process.env.BENCH_EXECHOST_N ?? "150")
 const ROUNDS = 3
+const TARGET = 0.9
+
+const BWRAP = [
+  "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+  "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"
+]
 
 const waitExit = (command: string, args: ReadonlyArray<string>) =>
   new Promise<void>((resolve, reject) => {
-    const child = spawn(command, [...args], { stdio: "ignore", detached: true })
+    const child = spawn(command, [...args], { stdio: "ignore" })
     child.on("error", reject)
-    child.on("exit", () => resolve())
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}`))))
   })
 
 const pool = async (n: number, concurrency: number, job: (i: number) => Promise<void>) => {
@@ -42,27 +57,26 @@ const pool = async (n: number, concurrency: number, job: (i: number) => Promise<
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 
-const rawJob = () => waitExit("bash", ["-c", "exit 0"])
-
-const monitorJob = (dir: string) => (i: number) => {
-  const runDir = join(dir, String(i))
-  mkdirSync(runDir, { recursive: true })
-  return waitExit(MONITOR, [runDir, join(runDir, "log"), "0", "3000", "--", "bash", "-c", "exit 0"]).then(() => {
-    if (!existsSync(join(runDir, "exit"))) throw new Error(`no exit file in ${runDir}`)
-  })
+/** utime + stime of a process, in ms. */
+const cpuMs = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100
 }
 
-const spawnBlockMs = (count: number) => {
+/** Median event-loop time of starting one monitor: `start` is called synchronously, its promise not awaited. */
+const blockMs = async (count: number, start: (runDir: string) => Promise<unknown>) => {
   const dir = mkdtempSync(join(tmpdir(), "lomi-spawncost-"))
   const samples: Array<number> = []
+  const started: Array<Promise<unknown>> = []
   for (let i = 0; i < count; i++) {
     const runDir = join(dir, String(i))
     mkdirSync(runDir)
     const t0 = performance.now()
-    const child = spawn(MONITOR, [runDir, join(runDir, "log"), "0", "3000", "--", "true"], { stdio: "ignore", detached: true })
+    started.push(start(runDir))
     samples.push(performance.now() - t0)
-    child.unref()
+    await new Promise((r) => setTimeout(r, 5))
   }
+  await Promise.all(started)
   rmSync(dir, { recursive: true, force: true })
   return median(samples)
 }
@@ -73,47 +87,102 @@ const program = Effect.gen(function* () {
   yield* writeConfig(t.config, configFile)
   execFileSync(process.execPath, [join(ROOT, "scripts", "build.mjs"), "kernel/exechost/main.ts"], { cwd: ROOT, stdio: "ignore" })
   const host = yield* hostProcess(configFile, t.config.dataDir, [join(ROOT, "dist", "kernel", "exechost", "main.js")])
-  const client = yield* clientOf(t.config)
+  const plainClient = yield* clientOf(t.config)
+  const sandboxClient = yield* makeExecHostExecutor({
+    dataDir: t.config.dataDir,
+    sandbox: true,
+    spawnHost: false,
+    configFile: "",
+    startupTimeout: "120 seconds",
+    callTimeout: "60 seconds"
+  })
+  const noop = join(t.root, "bin", "noop.sh")
+  writeFileSync(noop, "exit 0\n")
+  const scriptArgs = (i: number) => [noop, `raw-${i}`, `P${i % 20}`, "Epi-Insight"]
   let runId = 1
-  const hostJob = (script: string) => () =>
-    Effect.runPromise(
+  let hostCpu = 0
+  let hostJobs = 0
+  const hostJob = (sandbox: boolean) => () => {
+    const client = sandbox ? sandboxClient : plainClient
+    const before = cpuMs(host.pid)
+    return Effect.runPromise(
       Effect.gen(function* () {
         const id = runId++
-        yield* client.start({ ...specFor(t, id), script })
-        yield* client.awaitExit(id)
+        yield* client.start({ ...specFor(t, id), script: noop })
+        const exit = yield* client.awaitExit(id)
+        if (exit._tag !== "Exited" || exit.exit.code !== 0 || exit.exit.errorMessage !== undefined) return yield* Effect.dieMessage(`run ${id}: ${JSON.stringify(exit)}`)
         yield* client.acknowledge(id)
       })
-    )
-  const noop = join(t.root, "bin", "noop.sh")
-  yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.writeFile(noop, "exit 0\n")))
+    ).then(() => {
+      hostCpu += cpuMs(host.pid) - before
+      hostJobs += 1
+    })
+  }
+  const rawJob = (i: number) => waitExit("bash", scriptArgs(i))
+  // The script's folder is under the private /tmp: bound back, as the sandbox launcher does.
+  const bwrapJob = (i: number) => waitExit("bwrap", [...BWRAP, "--ro-bind", join(t.root, "bin"), join(t.root, "bin"), "bash", ...scriptArgs(i)])
 
-  const rows: Array<Array<string | number>> = []
+  // Warm-up: the first sandboxed Start checks bwrap; page cache for everything.
+  for (const job of [rawJob, bwrapJob, hostJob(false), hostJob(true)]) yield* Effect.promise(() => pool(5, 1, job))
+  hostCpu = 0
+  hostJobs = 0
+
+  const rows: Array<Array<string>> = []
+  const verdicts: Array<boolean> = []
+  const verdict = (value: number, base: number) => {
+    const met = value / base >= TARGET
+    verdicts.push(met)
+    return `≥ ${TARGET.toFixed(1)}x: ${met ? "MET" : "MISSED"}`
+  }
   for (const concurrency of [1, 4]) {
-    const figures = { raw: [] as Array<number>, monitor: [] as Array<number>, host: [] as Array<number> }
+    const f = { raw: [] as Array<number>, plain: [] as Array<number>, bwrap: [] as Array<number>, sandbox: [] as Array<number> }
     for (let round = 0; round < ROUNDS; round++) {
-      const dir = mkdtempSync(join(tmpdir(), "lomi-monbench-"))
-      figures.raw.push(N / ((yield* Effect.promise(() => pool(N, concurrency, rawJob))) / 1000))
-      figures.monitor.push(N / ((yield* Effect.promise(() => pool(N, concurrency, monitorJob(dir)))) / 1000))
-      figures.host.push(N / ((yield* Effect.promise(() => pool(N, concurrency, hostJob(noop)))) / 1000))
-      rmSync(dir, { recursive: true, force: true })
+      const rate = (ms: number) => N / (ms / 1000)
+      f.raw.push(rate(yield* Effect.promise(() => pool(N, concurrency, rawJob))))
+      f.plain.push(rate(yield* Effect.promise(() => pool(N, concurrency, hostJob(false)))))
+      f.bwrap.push(rate(yield* Effect.promise(() => pool(N, concurrency, bwrapJob))))
+      f.sandbox.push(rate(yield* Effect.promise(() => pool(N, concurrency, hostJob(true)))))
     }
-    const raw = median(figures.raw)
-    rows.push([`raw spawn, concurrency ${concurrency}`, ms(raw), "1.00x"])
-    rows.push([`monitor (spawn + fsynced exit), concurrency ${concurrency}`, ms(median(figures.monitor)), ratio(median(figures.monitor), raw)])
-    rows.push([`host Start→exit→ack over the socket, concurrency ${concurrency}`, ms(median(figures.host)), ratio(median(figures.host), raw)])
+    const [raw, plain, bwrap, sandbox] = [median(f.raw), median(f.plain), median(f.bwrap), median(f.sandbox)]
+    rows.push([`raw spawn, concurrency ${concurrency}`, raw.toFixed(1), "1.00x", ""])
+    rows.push([`host, plain (Start→exit→ack), concurrency ${concurrency}`, plain.toFixed(1), ratio(plain, raw), verdict(plain, raw)])
+    rows.push([`raw bwrap spawn, concurrency ${concurrency}`, bwrap.toFixed(1), "1.00x", ""])
+    rows.push([`host, sandboxed (Start→exit→ack), concurrency ${concurrency}`, sandbox.toFixed(1), ratio(sandbox, bwrap), verdict(sandbox, bwrap)])
   }
   const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${host.pid}/status`, "utf8"))?.[1] ?? "0")
-  rows.push([`execution host RSS after ${N * ROUNDS * 2} jobs (MiB; target < 80)`, (rssKiB / 1024).toFixed(1), ""])
-  const small = spawnBlockMs(100)
+  const rssMiB = rssKiB / 1024
+  verdicts.push(rssMiB < 80)
+  rows.push([`execution host RSS after ${hostJobs} jobs (MiB)`, rssMiB.toFixed(1), "", `< 80: ${rssMiB < 80 ? "MET" : "MISSED"}`])
+  rows.push(["execution host CPU per job, plain and sandboxed mixed (ms)", (hostCpu / Math.max(1, hostJobs)).toFixed(2), "", ""])
+
   const ballast = Array.from({ length: 256 }, () => Buffer.alloc(1024 * 1024, 1))
-  const big = spawnBlockMs(100)
-  rows.push(["event loop blocked per monitor spawn, small process (ms, median)", small.toFixed(2), "1.00x"])
-  rows.push([`same with +${ballast.length} MiB heap (ms, median)`, big.toFixed(2), ratio(big, small)])
-  process.stdout.write(`machine: ${(yield* Effect.promise(() => import("node:os"))).cpus().length} cores, load ${(yield* Effect.promise(() => import("node:os"))).loadavg()[0]?.toFixed(1)}; N=${N}, medians of ${ROUNDS} rounds\n`)
-  process.stdout.write(`${table(["figure", "jobs/s (or ms)", "vs raw spawn"], rows)}\n`)
+  const nodeSpawn = yield* Effect.promise(() =>
+    blockMs(60, (runDir) => waitExit(MONITOR, [runDir, join(runDir, "log"), "0", "3000", "--", "true"]))
+  )
+  const served = yield* Effect.scoped(
+    Effect.gen(function* () {
+      const spawner = yield* makeMonitorSpawner(MONITOR)
+      return yield* Effect.promise(() =>
+        blockMs(60, (runDir) =>
+          Effect.runPromise(
+            spawner.spawn({ monitorPath: MONITOR, runDir, logFile: join(runDir, "log"), graceMs: 3000, launch: { command: "true", args: [], env: {} } })
+          )
+        )
+      )
+    })
+  )
+  rows.push([`event loop blocked per monitor start, +${ballast.length} MiB heap: child_process.spawn (ms)`, nodeSpawn.toFixed(2), "1.00x", ""])
+  rows.push(["same, a request to the fork server (ms)", served.toFixed(3), ratio(served, nodeSpawn), ""])
+  const cpuUse = process.cpuUsage()
+  process.stdout.write(
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load ${loadavg().map((l) => l.toFixed(1)).join(" ")} at the end; ` +
+      `N=${N} jobs per figure, medians of ${ROUNDS} rounds; bench driver CPU ${((cpuUse.user + cpuUse.system) / 1000).toFixed(0)} ms\n`
+  )
+  process.stdout.write(`${table(["figure", "jobs/s (or as named)", "vs baseline", "target"], rows)}\n`)
+  process.stdout.write(`${verdicts.every(Boolean) ? "all targets MET" : `${verdicts.filter((v) => !v).length} target(s) MISSED`}\n`)
 })
 
-Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Layer.empty), Logger.withMinimumLogLevel(LogLevel.Warning))).catch((e: unknown) => {
+Effect.runPromise(Effect.scoped(program).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))).catch((e: unknown) => {
   process.stderr.write(`exechost bench failed: ${String(e)}\n`)
   process.exit(1)
 })
