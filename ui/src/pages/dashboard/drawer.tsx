@@ -32,6 +32,8 @@ import { Modal } from "../../ui/modal.tsx"
 import { RunLogView } from "./run-log.tsx"
 import { Timeline } from "./timeline.tsx"
 
+const SLURM_STATE_RECHECK_MS = 10_000
+
 export const DocDrawer = (props: { readonly doc: string; readonly run?: number | undefined }) => {
   const session = useSession()
   const notices = useNotices()
@@ -52,6 +54,15 @@ export const DocDrawer = (props: { readonly doc: string; readonly run?: number |
     const run = newest()
     return run === undefined ? undefined : live.of(run)
   }
+  // A Slurm job leaving PENDING is no event of the allocator's: while the drawer shows one waiting, look again now and then.
+  createEffect(() => {
+    // Read on purpose: every answer carries a new checkedAt, so each one arms the next look.
+    void live.report?.checkedAt
+    const waiting = live.report?.runs.some((r) => runIds().has(r.runId) && r.externalState !== undefined && r.externalState !== "RUNNING")
+    if (waiting !== true) return
+    const timer = setTimeout(live.refresh, SLURM_STATE_RECHECK_MS)
+    onCleanup(() => clearTimeout(timer))
+  })
   const refresh = () => {
     drawer.schedule(80)
     timeline.schedule(200)
