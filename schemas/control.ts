@@ -8,7 +8,7 @@
  *   it in command_log and routes it, exactly as for an in-process caller),
  *   Firestore reads, the cached health checks, process gauges, and the runs
  *   the executor follows right now;
- * - events, pushed: every AllocatorEvent (for SSE and metrics) and, on
+ * - events, pushed: every AllocatorEvent, in batches (for SSE and metrics) and, on
  *   connect and whenever it changes, the live state (outage mode, tunables).
  * Events are not replayed across a reconnect; the live state is re-sent.
  */
@@ -137,5 +137,13 @@ export const LiveState = Schema.TaggedStruct("live", {
 })
 export type LiveState = typeof LiveState.Type
 
-export const ControlEvent = Schema.Union(Schema.TaggedStruct("bus", { event: AllocatorEvent }), LiveState)
+/**
+ * AllocatorEvents in publication order, as many as were waiting when the
+ * kernel wrote: one frame (one socket write) per batch, not per event, so a
+ * burst of state changes costs the kernel a few writes, not thousands.
+ */
+export const EventBatch = Schema.TaggedStruct("bus", { events: Schema.Array(AllocatorEvent) })
+export type EventBatch = typeof EventBatch.Type
+
+export const ControlEvent = Schema.Union(EventBatch, LiveState)
 export type ControlEvent = typeof ControlEvent.Type

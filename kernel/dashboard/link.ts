@@ -38,7 +38,7 @@ export const kernelLinkLayer = (socketPath: string) =>
         protocol: ControlProtocol,
         dialTimeout: Duration.millis(500),
         onEvent: (event) =>
-          event._tag === "bus" ? Effect.asVoid(PubSub.publish(events, event.event)) : SubscriptionRef.set(live, event),
+          event._tag === "bus" ? Effect.asVoid(PubSub.publishAll(events, event.events)) : SubscriptionRef.set(live, event),
         onConnect: Effect.logInfo(`connected to the allocator on ${socketPath}`)
       })
       return { call: client.call, isConnected: client.isConnected, events, live }

@@ -14,7 +14,7 @@
 import type * as net from "node:net"
 import { Data, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Schema, type Scope } from "effect"
 import { openSocket } from "./dial.ts"
-import { answerSchema, defaultMaxFrameBytes, lineSplitter, oneLine, ServerFrame, type Protocol } from "./protocol.ts"
+import { answerCodecs, corkForTick, decodeServerFrame, defaultMaxFrameBytes, lineSplitter, oneLine, type Protocol } from "./protocol.ts"
 
 export class IpcUnavailable extends Data.TaggedError("IpcUnavailable")<{ readonly message: string }> {}
 
@@ -50,9 +50,9 @@ export const connect = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
   Effect.gen(function* () {
     const dialMs = Duration.toMillis(Duration.decode(options.dialTimeout ?? Duration.millis(500)))
     const callTimeout = Duration.decode(options.callTimeout ?? Duration.seconds(10))
-    const decodeFrame = Schema.decodeUnknownEither(ServerFrame)
+    const answers = answerCodecs()
     const decodeEvent = Schema.decodeUnknownEither(options.protocol.events)
-    const encodeRequest = Schema.encode(options.protocol.requests)
+    const encodeRequest = Schema.encodeEither(options.protocol.requests)
     const events = yield* Queue.unbounded<Ev>()
     const pending = new Map<number, (answer: Answer | undefined) => void>()
     let current: net.Socket | undefined
@@ -77,7 +77,7 @@ export const connect = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
     }
 
     const onFrame = (socket: net.Socket) => (line: string) => {
-      const frame = decodeFrame(line)
+      const frame = decodeServerFrame(line)
       if (frame._tag === "Left") return
       const value = frame.right
       if ("ev" in value) {
@@ -150,6 +150,7 @@ export const connect = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
               : Effect.succeed(answer)
           )
         )
+        corkForTick(socket)
         socket.write(`${JSON.stringify({ id, req: encoded })}\n`)
         return Effect.sync(() => {
           pending.delete(id)
@@ -158,7 +159,7 @@ export const connect = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
 
     const call = <Q extends Req>(request: Q, timeout?: Duration.DurationInput) =>
       Effect.gen(function* () {
-        const encoded = yield* encodeRequest(request).pipe(Effect.orDie)
+        const encoded = yield* Effect.orDie(encodeRequest(request))
         const id = nextId++
         const limit = timeout === undefined ? callTimeout : Duration.decode(timeout)
         const answer = yield* send(id, encoded).pipe(
@@ -169,10 +170,9 @@ export const connect = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
           })
         )
         if ("bad" in answer) return yield* Effect.dieMessage(`request refused by the server: ${answer.bad}`)
-        const exit = yield* Schema.decodeUnknown(answerSchema(request))(answer.exit).pipe(
-          Effect.mapError((e) => new IpcUnavailable({ message: `undecodable answer: ${oneLine(e.message)}` }))
-        )
-        return yield* exit
+        const exit = answers.decode(request)(answer.exit)
+        if (exit._tag === "Left") return yield* new IpcUnavailable({ message: `undecodable answer: ${oneLine(exit.left.message)}` })
+        return yield* exit.right
       })
 
     return {

@@ -27,7 +27,8 @@
  * re-synchronises) rather than letting the writer's memory grow; the client
  * pauses the socket while its event queue is long.
  */
-import { Schema } from "effect"
+import type { Writable } from "node:stream"
+import { Either, type Exit, type ParseResult, Schema } from "effect"
 
 export interface Protocol<Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI> {
   readonly requests: Schema.Schema<Req, ReqI>
@@ -66,15 +67,71 @@ export const answerSchema = <Q extends Schema.TaggedRequest.All>(request: Q) =>
     >
   )
 
-export const ClientFrame = Schema.parseJson(Schema.Struct({ id: Schema.Number, req: Schema.Unknown }))
+/**
+ * One answer codec per request tag, built on first use: a request's success
+ * and failure schemas belong to its class, so every request of one tag shares
+ * them. Building `Schema.exitSchema` per call made a new schema, whose parser
+ * Schema then compiled again for every frame.
+ */
+export const answerCodecs = () => {
+  const decoders = new Map<string, (u: unknown) => Either.Either<Exit.Exit<unknown, unknown>, ParseResult.ParseError>>()
+  const encoders = new Map<string, (exit: Exit.Exit<unknown, unknown>) => Either.Either<unknown, ParseResult.ParseError>>()
+  return {
+    decode: <Q extends Schema.TaggedRequest.All>(request: Q) => {
+      let decode = decoders.get(request._tag)
+      if (decode === undefined) {
+        decode = Schema.decodeUnknownEither(answerSchema(request)) as (u: unknown) => Either.Either<Exit.Exit<unknown, unknown>, ParseResult.ParseError>
+        decoders.set(request._tag, decode)
+      }
+      return decode as (u: unknown) => Either.Either<Exit.Exit<Schema.WithResult.Success<Q>, Schema.WithResult.Failure<Q>>, ParseResult.ParseError>
+    },
+    encode: <Q extends Schema.TaggedRequest.All>(request: Q) => {
+      let encode = encoders.get(request._tag)
+      if (encode === undefined) {
+        encode = Schema.encodeEither(answerSchema(request)) as (exit: Exit.Exit<unknown, unknown>) => Either.Either<unknown, ParseResult.ParseError>
+        encoders.set(request._tag, encode)
+      }
+      return encode as (exit: Exit.Exit<Schema.WithResult.Success<Q>, Schema.WithResult.Failure<Q>>) => Either.Either<unknown, ParseResult.ParseError>
+    }
+  }
+}
 
-export const ServerFrame = Schema.parseJson(
-  Schema.Union(
-    Schema.Struct({ id: Schema.Number, exit: Schema.Unknown }),
-    Schema.Struct({ id: Schema.Number, bad: Schema.String }),
-    Schema.Struct({ ev: Schema.Unknown })
+/**
+ * Frames are checked by hand (JSON.parse and the shape of the envelope): the
+ * envelope is three fixed shapes, and Schema's JSON-and-union parse cost more
+ * per frame than the rest of the frame's handling. What a frame carries (a
+ * request, an answer, an event) is still decoded with its schema.
+ */
+export type ClientFrame = { readonly id: number; readonly req: unknown }
+export type ServerFrame =
+  | { readonly id: number; readonly exit: unknown }
+  | { readonly id: number; readonly bad: string }
+  | { readonly ev: unknown }
+
+const parseLine = (line: string): Either.Either<Record<string, unknown>, string> => {
+  try {
+    const value: unknown = JSON.parse(line)
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? Either.right(value as Record<string, unknown>)
+      : Either.left("a frame is a JSON object")
+  } catch (e) {
+    return Either.left(`not JSON: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+export const decodeClientFrame = (line: string): Either.Either<ClientFrame, string> =>
+  Either.flatMap(parseLine(line), (o) =>
+    typeof o.id === "number" && "req" in o ? Either.right({ id: o.id, req: o.req }) : Either.left("expected {id: number, req}")
   )
-)
+
+export const decodeServerFrame = (line: string): Either.Either<ServerFrame, string> =>
+  Either.flatMap(parseLine(line), (o): Either.Either<ServerFrame, string> => {
+    if ("ev" in o) return Either.right({ ev: o.ev })
+    if (typeof o.id !== "number") return Either.left("expected {id: number, exit | bad} or {ev}")
+    if ("exit" in o) return Either.right({ id: o.id, exit: o.exit })
+    if (typeof o.bad === "string") return Either.right({ id: o.id, bad: o.bad })
+    return Either.left("expected {id: number, exit | bad} or {ev}")
+  })
 
 export const defaultMaxFrameBytes = 4 * 1024 * 1024
 export const defaultMaxBufferedBytes = 16 * 1024 * 1024
@@ -98,6 +155,20 @@ export const lineSplitter = (onLine: (line: string) => void, maxBytes: number) =
     pending += chunk.slice(start)
     return pending.length <= maxBytes
   }
+}
+
+const uncork = (socket: Writable) => socket.uncork()
+
+/**
+ * Frames written in one tick leave in one system call: the first write of a
+ * tick corks the socket and the next tick uncorks it. On a loaded machine a
+ * socket write costs about a millisecond of CPU, more than the frame's own
+ * handling.
+ */
+export const corkForTick = (socket: Writable) => {
+  if (socket.writableCorked > 0) return
+  socket.cork()
+  process.nextTick(uncork, socket)
 }
 
 /** One line naming what was wrong, from a Schema parse error. */

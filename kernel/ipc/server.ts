@@ -11,8 +11,9 @@ import { promises as fs } from "node:fs"
 import * as net from "node:net"
 import { Data, Effect, Runtime, Schema, type Scope } from "effect"
 import {
-  answerSchema,
-  ClientFrame,
+  answerCodecs,
+  corkForTick,
+  decodeClientFrame,
   defaultMaxBufferedBytes,
   defaultMaxFrameBytes,
   lineSplitter,
@@ -72,7 +73,7 @@ export const serve = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
     const runFork = Runtime.runFork(runtime)
     const maxFrame = options.maxFrameBytes ?? defaultMaxFrameBytes
     const maxBuffered = options.maxBufferedBytes ?? defaultMaxBufferedBytes
-    const decodeFrame = Schema.decodeUnknownEither(ClientFrame)
+    const answers = answerCodecs()
     const decodeRequest = Schema.decodeUnknownEither(options.protocol.requests)
     const encodeEvent = Schema.encodeSync(options.protocol.events)
     const sockets = new Set<net.Socket>()
@@ -80,6 +81,7 @@ export const serve = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
 
     const write = (socket: net.Socket, frame: unknown) => {
       if (socket.destroyed) return
+      corkForTick(socket)
       socket.write(`${JSON.stringify(frame)}\n`)
       // A reader this far behind is cut off; it redials and re-synchronises.
       if (socket.writableLength > maxBuffered) socket.destroy()
@@ -89,15 +91,13 @@ export const serve = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
       const handler = options.handlers[request._tag as Req["_tag"]] as (
         r: Req
       ) => Effect.Effect<Schema.WithResult.Success<Req>, Schema.WithResult.Failure<Req>, R>
-      const exitSchema = answerSchema(request)
+      const encode = answers.encode(request)
       runFork(
-        Effect.exit(handler(request)).pipe(
-          Effect.flatMap((exit) => Schema.encode(exitSchema)(exit)),
-          Effect.match({
-            onFailure: (error) => write(socket, { id, bad: `cannot encode the answer: ${oneLine(String(error))}` }),
-            onSuccess: (encoded) => write(socket, { id, exit: encoded })
-          })
-        )
+        Effect.map(Effect.exit(handler(request)), (exit) => {
+          const encoded = encode(exit)
+          if (encoded._tag === "Left") write(socket, { id, bad: `cannot encode the answer: ${oneLine(String(encoded.left))}` })
+          else write(socket, { id, exit: encoded.right })
+        })
       )
     }
 
@@ -106,9 +106,9 @@ export const serve = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
       socket.setEncoding("utf8")
       const connection: Connection<Ev> = { id: nextId++, send: (event) => write(socket, { ev: encodeEvent(event) }) }
       const feed = lineSplitter((line) => {
-        const frame = decodeFrame(line)
+        const frame = decodeClientFrame(line)
         if (frame._tag === "Left") {
-          write(socket, { id: -1, bad: `not a request frame: ${oneLine(frame.left.message)}` })
+          write(socket, { id: -1, bad: `not a request frame: ${oneLine(frame.left)}` })
           return
         }
         const request = decodeRequest(frame.right.req)
