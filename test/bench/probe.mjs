@@ -4,13 +4,19 @@
  * launcher passes its execArgv on to the processes it starts). Product code
  * knows nothing of it.
  *
- * Every second it writes `<LOMI_BENCH_PROBE_DIR>/<role>.json`: the process's
- * CPU time, RSS, heap, peak RSS, and event-loop delay (p50/p99/max) since the
- * last SIGUSR2, which starts a new measurement window (the bench sends it
- * right before a burst). `role` is the entry's name: launcher, kernel,
- * exechost, dashboard.
+ * It answers on `<LOMI_BENCH_PROBE_DIR>/<role>.sock`: each connection gets
+ * one JSON line, the process's CPU time, RSS, heap, peak RSS, and event-loop
+ * delay (p50/p99/max) since the last SIGUSR2, which starts a new measurement
+ * window (the bench sends it right before a burst). `role` is the entry's
+ * name: launcher, kernel, exechost, dashboard.
+ *
+ * Why a socket and not a file written every second: a file write (open,
+ * write, rename) cost the kernel several milliseconds of CPU each second on
+ * the loaded machine, charged to the very figure being measured. Between
+ * questions the probe only reads its RSS once a second (for the window's peak).
  */
-import { writeFileSync, renameSync } from "node:fs"
+import { rmSync } from "node:fs"
+import { createServer } from "node:net"
 import { basename, dirname, join } from "node:path"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
 
@@ -31,13 +37,12 @@ if (dir !== undefined && dir !== "") {
     windowStart = performance.now()
     elu0.value = performance.eventLoopUtilization()
   })
-  const file = join(dir, `${role}.json`)
-  const write = () => {
+  const stats = () => {
     const mem = process.memoryUsage()
     peakRss = Math.max(peakRss, mem.rss)
     const cpu = process.cpuUsage()
     const elu = performance.eventLoopUtilization(elu0.value)
-    const stats = {
+    return {
       pid: process.pid,
       at: Date.now(),
       windowMs: performance.now() - windowStart,
@@ -51,14 +56,15 @@ if (dir !== undefined && dir !== "") {
       eldMaxMs: delay.count > 0 ? delay.max / 1e6 : 0,
       elu: elu.utilization
     }
-    try {
-      writeFileSync(`${file}.tmp`, JSON.stringify(stats))
-      renameSync(`${file}.tmp`, file)
-    } catch {
-      // the bench removed the directory: nothing left to report to
-    }
   }
-  const timer = setInterval(write, 1000)
+  const socketPath = join(dir, `${role}.sock`)
+  rmSync(socketPath, { force: true })
+  const server = createServer((socket) => socket.end(`${JSON.stringify(stats())}\n`))
+  server.on("error", () => undefined)
+  server.listen(socketPath)
+  server.unref()
+  const timer = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss())
+  }, 1000)
   timer.unref()
-  write()
 }

@@ -5,11 +5,13 @@
  *   node test/bench/rawRun.mjs spawn <n> <concurrency> <script>
  *   node test/bench/rawRun.mjs bwrap <n> <concurrency> <script>
  *   node test/bench/rawRun.mjs bullmq <n> <concurrency> <script> <redisPort>
+ *   node test/bench/rawRun.mjs bullmq-bwrap <n> <concurrency> <script> <redisPort>
  *
  * Runs the script n times (args `<docId> <patientId> Epi-Insight`, as the
  * allocator calls it), at most `concurrency` at a time, and prints
  * `{"jobs": n, "ms": wall}` as the last line. bullmq: n jobs are added in one
- * addBulk, a Worker with that concurrency spawns the script per job.
+ * addBulk, a Worker with that concurrency spawns the script per job (inside
+ * bwrap for bullmq-bwrap: the same work as the allocator with its sandbox on).
  */
 import { spawn } from "node:child_process"
 
@@ -25,7 +27,7 @@ const BWRAP = [
 const runOnce = (i) =>
   new Promise((resolve, reject) => {
     const args = [script, `raw-${i}`, `P${i % 20}`, "Epi-Insight"]
-    const child = mode === "bwrap" ? spawn("bwrap", [...BWRAP, "bash", ...args], { stdio: "ignore" }) : spawn("bash", args, { stdio: "ignore" })
+    const child = mode === "bwrap" || mode === "bullmq-bwrap" ? spawn("bwrap", [...BWRAP, "bash", ...args], { stdio: "ignore" }) : spawn("bash", args, { stdio: "ignore" })
     child.on("error", reject)
     child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${mode} run ${i} exited ${code}`))))
   })
@@ -66,7 +68,7 @@ const bullmq = async () => {
   return ms
 }
 
-if (mode === "bullmq") {
+if (mode === "bullmq" || mode === "bullmq-bwrap") {
   const ms = await bullmq()
   process.stdout.write(`${JSON.stringify({ jobs: n, ms })}\n`)
 } else {
