@@ -26,7 +26,7 @@ import { promises as fs } from "node:fs"
 import { dirname } from "node:path"
 import { Clock, DateTime, Deferred, Duration, Effect, Layer, type Scope } from "effect"
 import type { ExecutorConfig, StaticConfig } from "../../../schemas/config.ts"
-import type { AttemptFile } from "../../../schemas/slurm.ts"
+import type { AttemptFile, RecordedExit } from "../../../schemas/slurm.ts"
 import {
   Executor,
   ExecutorUnavailable,
@@ -100,6 +100,16 @@ const killPollInterval = Duration.millis(100)
 /** After SIGKILL, how long `kill` waits for Slurm to finish the job before logging and returning. */
 const afterKillWait = Duration.seconds(60)
 
+/**
+ * An exit file that waits for the controller's verdict: the runner saw a
+ * signal, or the pipeline died of one. At a time limit or a node failure
+ * Slurm signals every process of the job, and the pipeline may die before the
+ * runner's own handler has run (seen on the real cluster: a TIMEOUT recorded
+ * as a bare SIGTERM).
+ */
+const awaitsVerdict = (recorded: RecordedExit): boolean =>
+  recorded.signalledBy !== undefined || (recorded.code === null && recorded.signal !== null && recorded.errorMessage === undefined)
+
 const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => DateTime.formatIso(DateTime.unsafeMake(ms)))
 
 export const makeSlurmExecutor = (
@@ -169,7 +179,7 @@ export const makeSlurmExecutor = (
       Effect.gen(function* () {
         const recorded = yield* readExit(runDir(options.stateDir, runId))
         // The pipeline is done (the job may still be COMPLETING); a signalled one waits for the controller's verdict.
-        if (recorded !== undefined && recorded.signalledBy === undefined) {
+        if (recorded !== undefined && !awaitsVerdict(recorded)) {
           return { _tag: "Exited" as const, exit: exitOf({ jobId, state: undefined, recorded }) ?? recorded }
         }
         if (state !== undefined && isActiveState(state)) return { _tag: "Active" as const, state }
@@ -203,7 +213,7 @@ export const makeSlurmExecutor = (
       const needController: Array<Followed> = []
       for (const f of open) {
         const recorded = yield* readExit(runDir(options.stateDir, f.runId))
-        if (recorded !== undefined && recorded.signalledBy === undefined) {
+        if (recorded !== undefined && !awaitsVerdict(recorded)) {
           yield* settle(f, { _tag: "Exited", exit: exitOf({ jobId: f.jobId, state: undefined, recorded }) ?? recorded })
         } else {
           needController.push(f)
