@@ -8,7 +8,7 @@
  * and changes nothing. No email: an operator did it. Each kill runs in its
  * own fiber so one grace period never delays another command.
  */
-import { Deferred, Duration, Effect, Either, Option } from "effect"
+import { Deferred, Duration, Effect, Either, Option, Schedule } from "effect"
 import { ACTIVE_STATES, isActive } from "../schemas/job.ts"
 import { done, refused } from "../schemas/commands.ts"
 import { PermanentFailure } from "../kernel/failure.ts"
@@ -21,6 +21,9 @@ import { actorLayer } from "../kernel/supervise.ts"
 
 /** Between SIGTERM and SIGKILL. */
 const TERM_GRACE = Duration.seconds(3)
+
+/** Stopping a killed row's pipeline while the executor is unreachable: 200 ms doubling to at most 10 s apart. */
+const UNTIL_REACHABLE = Schedule.exponential("200 millis", 2).pipe(Schedule.union(Schedule.spaced("10 seconds")))
 
 const killer = Effect.gen(function* () {
   const mailbox = yield* KillMailbox
@@ -57,10 +60,15 @@ const killer = Effect.gen(function* () {
       switch (outcome._tag) {
         case "FailedPermanent":
           // A queued row has no pipeline: the executor knows no such run and returns at once.
+          // An executor that cannot be reached now (its host restarting) is asked again until it answers:
+          // the row is already terminal, so nothing else would ever stop this pipeline.
           yield* executor.kill(run.id, TERM_GRACE).pipe(
-            Effect.catchAll((e) =>
-              Effect.logWarning(`run ${run.id} is failed_permanent but its pipeline could not be stopped yet: ${e.message}`)
-            )
+            Effect.tapError((e) =>
+              Effect.logWarning(`run ${run.id} is failed_permanent but its pipeline could not be stopped yet: ${e.message}; asking again`)
+            ),
+            Effect.retry(UNTIL_REACHABLE),
+            Effect.ignore,
+            Effect.forkScoped
           )
           return done(`run ${run.id} killed`, run.id)
         case "WriteFailed":

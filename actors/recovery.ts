@@ -12,16 +12,18 @@
  *              failed_permanent, email
  *
  * A `received` row (the allocator died while deciding it) is decided again
- * from the document as it is now (kernel/arrival.ts). Queued and cooling rows need nothing: the
+ * from the document as it is now (kernel/arrival.ts). A pipeline still
+ * running for a row that already ended (a kill whose stop was lost) is
+ * stopped. Queued and cooling rows need nothing: the
  * workers and the promoter pick them up. Every write waits until SQLite
  * takes it.
  */
-import { Effect, Layer, Schedule } from "effect"
-import type { JobRun } from "../schemas/job.ts"
+import { Duration, Effect, Layer, Option, Schedule } from "effect"
+import { isActive, type JobRun } from "../schemas/job.ts"
 import { decideReceived } from "../kernel/arrival.ts"
 import { AppConfig } from "../kernel/config.ts"
 import { runLogFile } from "../kernel/paths.ts"
-import { Executor, type RunStatus } from "../kernel/ports/executor.ts"
+import { Executor, type LiveRun, type RunStatus } from "../kernel/ports/executor.ts"
 import { routeOutcome } from "../kernel/routing.ts"
 import { untilStored } from "../kernel/storeRetry.ts"
 import { JobStore } from "../kernel/store/jobs.ts"
@@ -66,12 +68,42 @@ const recoverRunning = (stranded: ReadonlyArray<JobRun>) =>
     )
   })
 
+/** Between SIGTERM and SIGKILL for a pipeline whose row already ended (as the kill handler's). */
+const TERM_GRACE = Duration.seconds(3)
+
+/**
+ * Pipelines the executor still runs whose row already ended: an operator's
+ * kill ended the row (rule 9) but its stop never reached the executor (the
+ * allocator died in between, or the host was down). Nothing follows such a
+ * run (workers follow `running` rows only), so it would run forever: it is
+ * stopped now, and its exit acknowledged (it changes no row).
+ */
+const stopPipelinesOfEndedRows = Effect.gen(function* () {
+  const jobs = yield* JobStore
+  const executor = yield* Executor
+  const live = yield* executor.live.pipe(Effect.retry(ASK_EXECUTOR), Effect.orElseSucceed((): ReadonlyArray<LiveRun> => []))
+  for (const run of live) {
+    const row = yield* untilStored(`recovery of run ${run.runId}`, jobs.byId(run.runId))
+    if (Option.isSome(row) && isActive(row.value.state)) continue
+    const state = Option.match(row, { onNone: () => "gone", onSome: (r) => r.state })
+    yield* Effect.logWarning(`recovery: run ${run.runId} still runs but its row is ${state}; stopping it`)
+    yield* executor.kill(run.runId, TERM_GRACE).pipe(
+      Effect.zipRight(executor.awaitExit(run.runId)),
+      Effect.zipRight(executor.acknowledge(run.runId)),
+      Effect.retry(ASK_EXECUTOR),
+      Effect.catchAll((e) => Effect.logError(`recovery: cannot stop run ${run.runId} (${e.message})`)),
+      Effect.forkScoped
+    )
+  }
+})
+
 export const recoverAtStart = Effect.gen(function* () {
   const jobs = yield* JobStore
   yield* recoverRunning(yield* untilStored("recovery", jobs.inStates(["running"])))
   for (const run of yield* untilStored("recovery", jobs.inStates(["received"]))) {
     yield* untilStored(`recovery of run ${run.id}`, decideReceived(run))
   }
+  yield* stopPipelinesOfEndedRows
 })
 
-export const RecoveryLive = Layer.effectDiscard(recoverAtStart)
+export const RecoveryLive = Layer.scopedDiscard(recoverAtStart)
