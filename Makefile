@@ -101,9 +101,10 @@ replay: deps
 replay-update: deps
 	$(TSX) kernel/replay/updateGoldens.ts
 
-# Seeded fault injection (the seed is printed; CHAOS_SEED=n reruns it). `make test` runs the short version.
+# Seeded fault injection (the seed is printed; CHAOS_SEED=n reruns it). `make test` runs the short version
+# (30 kernel kills, 3 host kills for the kernel chaos; 6 host kills for the execution-host chaos).
 chaos: deps $(MONITOR)
-	CHAOS_HOST_KILLS=$${CHAOS_HOST_KILLS:-20} npx vitest run test/chaos
+	CHAOS_KERNEL_KILLS=$${CHAOS_KERNEL_KILLS:-200} CHAOS_HOST_KILLS=$${CHAOS_HOST_KILLS:-20} npx vitest run test/chaos
 
 bench: deps system-deps build
 	$(TSX) test/bench/run.ts
