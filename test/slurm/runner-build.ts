@@ -10,6 +10,9 @@ import { repoRoot } from "./support.ts"
 /** Bundles `entry` (relative to the repository) into `outDir`; returns the argv that runs it. */
 export const buildRunner = async (entry: string, outDir: string): Promise<ReadonlyArray<string>> => {
   const outfile = join(outDir, entry.replace(/[/.]/g, "_") + ".mjs")
+  // Bundled outside the repository, the runner cannot find .build/lomi-enter above itself as dist/ does;
+  // jobs get it from sbatch's environment (--export=ALL).
+  if (process.env["LOMI_ENTER"] === undefined) process.env["LOMI_ENTER"] = join(repoRoot, ".build", "lomi-enter")
   await build({
     entryPoints: [join(repoRoot, entry)],
     outfile,
