@@ -113,10 +113,31 @@ export const writeMonitor = (dir: string, pid: number, startTime: string) =>
     catch: (error) => (error instanceof Error ? error : new Error(String(error)))
   })
 
+/**
+ * Synchronous: a few hundred bytes, not fsynced, so the write is cheaper than the
+ * thread-pool round trips (open, write, close, rename) of the async form.
+ */
 export const writeFinal = (dir: string, final: FinalRecord) =>
-  writeAtomic(path.join(dir, "final.json"), JSON.stringify(Schema.encodeSync(FinalRecord)(final)), false)
+  Effect.try({
+    try: () => {
+      tempSequence += 1
+      const file = path.join(dir, "final.json")
+      const tmp = `${file}.${process.pid}.${tempSequence}.tmp`
+      fs.writeFileSync(tmp, JSON.stringify(Schema.encodeSync(FinalRecord)(final)))
+      fs.renameSync(tmp, file)
+    },
+    catch: (error) => (error instanceof Error ? error : new Error(String(error)))
+  })
 
-export const removeRun = (dir: string) => Effect.promise(() => fs.promises.rm(dir, { recursive: true, force: true }))
+/** A record dir holds five small files: removed synchronously (an async recursive rm costs a round trip per entry). */
+export const removeRun = (dir: string) =>
+  Effect.sync(() => {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // Left for the next start-up's adoption pass.
+    }
+  })
 
 /** Run ids with a record dir. */
 export const listRuns = (root: string): ReadonlyArray<number> => {

@@ -37,13 +37,13 @@ const exists = (p: string): boolean => {
 const errnoOf = (error: unknown): string | undefined =>
   typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : undefined
 
-/** Writes `file` durably and atomically (temp, fsync, rename). */
-export const writeAtomic = (file: string, text: string): void => {
+/** Writes `file` atomically (temp, rename); durably (fsync before the rename) unless `durable` is false. */
+export const writeAtomic = (file: string, text: string, durable = true): void => {
   const temp = `${file}.tmp`
   const fd = openSync(temp, "w", 0o600)
   try {
     writeSync(fd, text)
-    fsyncSync(fd)
+    if (durable) fsyncSync(fd)
   } finally {
     closeSync(fd)
   }

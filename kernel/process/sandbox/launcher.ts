@@ -24,6 +24,7 @@ import { SpawnError } from "../../ports/executor.ts"
 import { isSafeSegment } from "../../../schemas/report.ts"
 import type { Launch, Launcher, RawExit } from "../launch.ts"
 import { copyTree, removeTree } from "../scratch.ts"
+import { quickRemove } from "./quickRemove.ts"
 import { bwrapArgs, enterCommand, listingScript, unmountablePath, type Bind, type ChainPlan } from "./bwrap.ts"
 import { computeChanges, describeUpper, dirsToList } from "./changes.ts"
 import { recoverJournal, runCommit, writeAtomic, type CommitProbe } from "./commit.ts"
@@ -345,7 +346,7 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
     Effect.promise(async () => {
       for (const name of fs.readdirSync(layout.dir)) {
         if (name === "plan.json" || name === "outcome.json") continue
-        await removeTree(path.join(layout.dir, name)).catch(() => undefined)
+        await quickRemove(path.join(layout.dir, name)).catch(() => undefined)
       }
     })
 
@@ -373,14 +374,20 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       }
       const cgroups = plan.cgroups
       const hit = cgroups === null ? { memoryHit: false, pidsHit: false } : readCgroupVerdict(cgroups)
-      if (cgroups !== null) {
-        // Busy for a moment after the exit while the kernel tears the last processes down.
-        yield* Effect.sync(() => removeRunCgroups(cgroups)).pipe(
-          Effect.repeat({ until: (removed) => removed, schedule: Schedule.spaced(Duration.millis(20)), times: 100 }),
-          Effect.ignore
+      if (cgroups !== null && !removeRunCgroups(cgroups)) {
+        // Busy for a moment after the exit while the kernel tears the last processes down: retried
+        // beside the finish, not before it (the verdict is already read; release and recover remove them too).
+        yield* Effect.forkDaemon(
+          Effect.sync(() => removeRunCgroups(cgroups)).pipe(
+            Effect.repeat({ until: (removed) => removed, schedule: Schedule.spaced(Duration.millis(20)), times: 100 }),
+            Effect.ignore
+          )
         )
       }
+      // Durable only for a commit (runCommit's journal is removed after it): any other outcome is
+      // decided again from the unchanged upper dir if a crash loses it.
       const record = (exit: PipelineExit) => () => writeAtomic(layout.outcome, JSON.stringify(exit))
+      const recordQuick = (exit: PipelineExit) => writeAtomic(layout.outcome, JSON.stringify(exit), false)
       const success: PipelineExit = { code: 0, signal: null }
 
       const outcome = yield* lockFor(plan.patientId).withPermits(1)(
@@ -396,7 +403,7 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
               ...(changed.length > listCap ? [`… and ${changed.length - listCap} more`] : [])
             ])
             const exit: PipelineExit = { code: raw.code, signal: raw.signal, ...(failure === undefined ? {} : { errorMessage: failure }) }
-            record(exit)()
+            recordQuick(exit)
             return exit
           }
           const listings = yield* listFinal(plan, layout)
@@ -411,12 +418,12 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
               ...describeUpper(plan).slice(0, listCap)
             ])
             const exit: PipelineExit = { code: raw.code, signal: raw.signal, errorMessage: message }
-            record(exit)()
+            recordQuick(exit)
             return exit
           }
           for (const w of changes.strayWhiteouts) fs.rmSync(w, { force: true })
           // Nothing changed: nothing to journal.
-          if (changes.ops.length === 0) record(success)()
+          if (changes.ops.length === 0) recordQuick(success)
           else runCommit(layout.journal, spec.runId, changes.ops, record(success), options.commitProbe)
           yield* appendLog(spec.logFile, [`exit 0: committed ${changes.ops.length} change(s) to patient ${plan.patientId}'s folders`])
           return success
@@ -467,7 +474,7 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       if (fs.existsSync(layout.journal)) return yield* Effect.logError(`run ${runId} still has a commit journal; kept for recovery`)
       const plan = readJson<RunPlan>(layout.plan)
       if (plan?.cgroups) closeRunCgroups(plan.cgroups)
-      const ok = yield* Effect.promise(() => removeTree(layout.dir).then(() => true, () => false))
+      const ok = yield* Effect.promise(() => quickRemove(layout.dir).then(() => true, () => false))
       if (!ok) yield* Effect.logError(`cannot remove sandbox dir ${layout.dir}`)
     }).pipe(Effect.withSpan("SandboxLauncher.release"))
 
