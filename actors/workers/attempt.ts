@@ -95,9 +95,11 @@ const store = (run: JobRun, ended: Ended) =>
 /**
  * Follows a started run to its end: waits for the exit, stores its outcome,
  * then acknowledges it. Used for runs this worker started and for runs
- * re-adopted at start-up.
+ * re-adopted at start-up. `stored` runs once the outcome is in SQLite, before
+ * the acknowledgement: a run holds its worker slot until its exit is stored,
+ * not for the round trip that tells the executor to forget it.
  */
-export const followRun = (run: JobRun) =>
+export const followRun = (run: JobRun, stored: Effect.Effect<void> = Effect.void) =>
   Effect.gen(function* () {
     const executor = yield* Executor
     const events = yield* EventBus
@@ -105,14 +107,15 @@ export const followRun = (run: JobRun) =>
     if (ended._tag === "Exited") yield* events.publish({ _tag: "exit", run: run.id, code: ended.exit.code })
     else yield* Effect.logWarning(`run ${run.id} lost: ${ended.message}`)
     yield* store(run, ended)
+    yield* stored
     yield* untilReachable(`acknowledging run ${run.id}`, executor.acknowledge(run.id)).pipe(
       Effect.timeout(Duration.minutes(5)),
       Effect.catchAll(() => Effect.logWarning(`run ${run.id}: exit stored but not acknowledged; the executor will report it again`))
     )
   }).pipe(Effect.annotateLogs({ run: run.id, doc: run.doc_id }))
 
-/** A freshly claimed row: start its pipeline, then follow it. */
-export const runAttempt = (run: JobRun) =>
+/** A freshly claimed row: start its pipeline, then follow it (`stored`: see followRun). */
+export const runAttempt = (run: JobRun, stored: Effect.Effect<void> = Effect.void) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const executor = yield* Executor
@@ -171,5 +174,5 @@ export const runAttempt = (run: JobRun) =>
     if (Option.isNone(now) || now.value.state !== "running") {
       yield* untilReachable(`killing run ${run.id}`, executor.kill(run.id, Duration.seconds(3)))
     }
-    yield* followRun(run)
+    yield* followRun(run, stored)
   }).pipe(Effect.annotateLogs({ run: run.id, doc: run.doc_id }))

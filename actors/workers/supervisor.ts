@@ -36,17 +36,24 @@ const superviseWorkers = (followers: FiberMap.FiberMap<number>, busy: Ref.Ref<nu
     }
     const context = yield* Effect.context<Effect.Effect.Context<Work>>()
 
-    const follow = (run: JobRun, work: Work) =>
+    // The slot is given back once, when the outcome is stored (before the executor's acknowledgement) or when the follower ends.
+    const follow = (run: JobRun, work: (stored: Effect.Effect<void>) => Work) =>
       Effect.gen(function* () {
         if (yield* FiberMap.has(followers, run.id)) return
         yield* Ref.update(busy, (n) => n + 1)
+        let held = true
+        const release = Effect.suspend(() => {
+          if (!held) return Effect.void
+          held = false
+          return Ref.update(busy, (n) => n - 1).pipe(Effect.zipRight(mailbox.post(wake)))
+        })
         yield* FiberMap.run(
           followers,
           run.id,
-          work.pipe(
+          work(release).pipe(
             Effect.provide(context),
             Effect.catchAllCause((cause) => Effect.logError(`attempt ${run.id} crashed`, cause)),
-            Effect.ensuring(Ref.update(busy, (n) => n - 1).pipe(Effect.zipRight(mailbox.post(wake))))
+            Effect.ensuring(release)
           )
         )
       })
@@ -61,7 +68,7 @@ const superviseWorkers = (followers: FiberMap.FiberMap<number>, busy: Ref.Ref<nu
       for (const run of running) {
         // Claimed by an earlier incarnation of this actor and never started.
         if (known?.get(run.id)?._tag === "Unknown") yield* jobs.requeueUnstarted(run.id)
-        else yield* follow(run, followRun(run))
+        else yield* follow(run, (stored) => followRun(run, stored))
       }
     })
 
@@ -69,7 +76,7 @@ const superviseWorkers = (followers: FiberMap.FiberMap<number>, busy: Ref.Ref<nu
       while (!(yield* outage.isDown) && (yield* Ref.get(busy)) < maxWorkers) {
         const claimed = yield* jobs.claimNextQueued
         if (Option.isNone(claimed)) return
-        yield* follow(claimed.value, runAttempt(claimed.value))
+        yield* follow(claimed.value, (stored) => runAttempt(claimed.value, stored))
       }
     })
 

@@ -14,7 +14,7 @@
  * Rows are decoded with the JobRun schema, never cast; a row that does not
  * decode is a defect.
  */
-import { SqlClient, SqlSchema, type SqlError } from "@effect/sql"
+import { SqlClient, type SqlError } from "@effect/sql"
 import { Effect, Option, type ParseResult, Schema } from "effect"
 import {
   ACTIVE_STATES,
@@ -106,29 +106,16 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
     const runs = (statement: Effect.Effect<ReadonlyArray<unknown>, SqlError.SqlError>) =>
       Effect.flatMap(statement, decodeRuns)
 
-    const byId = SqlSchema.findOne({
-      Request: Schema.Number,
-      Result: JobRun,
-      execute: (id) => sql`SELECT * FROM job_runs WHERE id = ${id}`
-    })
+    // Reads decode with the same synchronous decoder as every other statement (SqlSchema's decoders are Effects: a fiber step per row).
+    const byId = (id: number) => Effect.map(runs(sql`SELECT * FROM job_runs WHERE id = ${id}`), (rows) => Option.fromNullable(rows[0]))
 
-    const newestForDoc = SqlSchema.findOne({
-      Request: Schema.String,
-      Result: JobRun,
-      execute: (docId) => sql`SELECT * FROM job_runs WHERE doc_id = ${docId} ORDER BY id DESC LIMIT 1`
-    })
+    const newestForDoc = (docId: string) =>
+      Effect.map(runs(sql`SELECT * FROM job_runs WHERE doc_id = ${docId} ORDER BY id DESC LIMIT 1`), (rows) => Option.fromNullable(rows[0]))
 
-    const rowsForDoc = SqlSchema.findAll({
-      Request: Schema.String,
-      Result: JobRun,
-      execute: (docId) => sql`SELECT * FROM job_runs WHERE doc_id = ${docId} ORDER BY id`
-    })
+    const rowsForDoc = (docId: string) => runs(sql`SELECT * FROM job_runs WHERE doc_id = ${docId} ORDER BY id`)
 
-    const inStates = SqlSchema.findAll({
-      Request: Schema.Array(JobState),
-      Result: JobRun,
-      execute: (states) => sql`SELECT * FROM job_runs WHERE state IN ${sql.in(states)} ORDER BY id`
-    })
+    const inStates = (states: ReadonlyArray<JobState>) =>
+      runs(sql`SELECT * FROM job_runs WHERE state IN ${sql.in(states)} ORDER BY id`)
 
     const firstRow = (rows: ReadonlyArray<JobRun>, what: string) => {
       const row = rows[0]
