@@ -53,6 +53,24 @@ layer(serverLayer(), { excludeTestServices: true })("server-sent events", (it) =
     })
   )
 
+  it.effect("signing out ends the event streams opened with that session, not another session's", () =>
+    Effect.gen(function* () {
+      const { base } = yield* TestServer
+      const leaving = yield* signIn("viewer")
+      const staying = yield* signIn("viewer")
+      const a = yield* Effect.promise(() => openSse(base, "/api/events", leaving.cookie))
+      const b = yield* Effect.promise(() => openSse(base, "/api/events", staying.cookie))
+      yield* Effect.promise(() => Promise.all([a.connected(), b.connected()]))
+      const out = yield* leaving.del("/api/session")
+      expect(out.status).toBeLessThan(300)
+      yield* Effect.promise(() => a.ended())
+      yield* arrive("sse-signout", "Epi-Insight", "P303", [exitAfter(0)])
+      const insert = yield* Effect.promise(() => b.next((f) => json(f.data)._tag === "insert"))
+      expect(json(insert.data)).toMatchObject({ _tag: "insert", doc: "sse-signout", state: "queued" })
+      b.close()
+    })
+  )
+
   it.effect("a run's log streams line by line and ends when the run does", () =>
     Effect.gen(function* () {
       const { base, config } = yield* TestServer
