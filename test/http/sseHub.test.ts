@@ -41,7 +41,7 @@ const until = <A>(what: string, probe: () => A | undefined, deadlineMs = 10_000)
 
 const insert = (doc: string, run: number): EventInput => ({ _tag: "insert", run, doc, attempt: 1, state: "queued" })
 
-const provided = <A, E>(effect: Effect.Effect<A, E, EventBus>) => Effect.provide(effect, EventBus.Default)
+const provided = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, EventBus.Default)
 
 it.scoped("two clients get the preamble, then each event as one data line, in order", () =>
   provided(
