@@ -6,9 +6,7 @@ import { Data, Effect, Layer } from "effect"
 import { join } from "node:path"
 import type { StaticConfig } from "../schemas/config.ts"
 import { AppConfig } from "./config.ts"
-import { demoMailSinkLayer } from "./demo/mailSink.ts"
 import { EventBus } from "./events.ts"
-import { embeddedFirestoreLayer } from "./firestore/embedded.ts"
 import { liveFirestoreLayerFromConfig } from "./firestore/live.ts"
 import { controlServerLayer } from "./control/server.ts"
 import { healthChecksLayer } from "./http/health.ts"
@@ -47,13 +45,22 @@ const processPortLayer = (config: StaticConfig) =>
     })
   )
 
+/**
+ * The demo's Firestore emulator and mail sink, imported only in embedded mode:
+ * a production kernel never loads the emulator's or smtp-server's code (the
+ * build puts a dynamic import in a chunk of its own; issue 12, memory at rest).
+ */
+const demoPortsLayer = (config: StaticConfig) =>
+  Layer.unwrapEffect(
+    Effect.promise(async () => {
+      const [{ embeddedFirestoreLayer }, { demoMailSinkLayer }] = await Promise.all([import("./firestore/embedded.ts"), import("./demo/mailSink.ts")])
+      return Layer.merge(embeddedFirestoreLayer(config), demoMailSinkLayer(config.mail.host, config.mail.port, join(config.dataDir, "demo-mail")))
+    })
+  )
+
 export const portsLayer = (config: StaticConfig) => {
-  const firestore = config.firestore.mode === "embedded" ? embeddedFirestoreLayer(config) : liveFirestoreLayerFromConfig(config)
-  const mail =
-    config.firestore.mode === "embedded"
-      ? Layer.merge(SmtpMailerLive(config.mail), demoMailSinkLayer(config.mail.host, config.mail.port, join(config.dataDir, "demo-mail")))
-      : SmtpMailerLive(config.mail)
-  return Layer.mergeAll(firestore, mail, EventBus.Default, Layer.succeed(AppConfig, config))
+  const world = config.firestore.mode === "embedded" ? demoPortsLayer(config) : liveFirestoreLayerFromConfig(config)
+  return Layer.mergeAll(world, SmtpMailerLive(config.mail), EventBus.Default, Layer.succeed(AppConfig, config))
 }
 
 /**

@@ -17,8 +17,9 @@
  * tree can move. Plain JavaScript, so building needs only node and esbuild.
  */
 import { build } from "esbuild"
+import { existsSync, readdirSync, rmSync } from "node:fs"
 import { readFile } from "node:fs/promises"
-import { dirname, join, relative, resolve, sep } from "node:path"
+import { basename, dirname, join, relative, resolve, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
@@ -66,9 +67,21 @@ const started = performance.now()
 for (const entry of entries) {
   const outfile = join(outdir, relative(root, resolve(root, entry))).replace(/\.ts$/, ".js")
   const upToRoot = toUrlPath(relative(dirname(outfile), root)) || "."
+  const chunkPrefix = `${basename(outfile, ".js")}-`
+  // Chunks of an earlier build carry other hashes: gone, so dist/ holds what this build wrote.
+  if (existsSync(dirname(outfile))) {
+    for (const name of readdirSync(dirname(outfile))) if (name.startsWith(chunkPrefix) && /\.js(\.map)?$/.test(name)) rmSync(join(dirname(outfile), name))
+  }
   await build({
     entryPoints: [resolve(root, entry)],
-    outfile,
+    outdir: dirname(outfile),
+    entryNames: "[name]",
+    // A dynamic import() becomes a chunk loaded when first used, with the external packages only it
+    // imports (the kernel loads the embedded emulator and the demo mail sink only in demo mode).
+    // Chunks sit beside their entry, so __LOMI_ROOT__ holds for them too; the hash keeps
+    // two entries' chunks in one directory apart.
+    splitting: true,
+    chunkNames: `${chunkPrefix}[name]-[hash]`,
     bundle: true,
     platform: "node",
     format: "esm",

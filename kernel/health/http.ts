@@ -1,6 +1,5 @@
 /** One bounded GET for the health probes, on undici. */
 import { Duration, Effect } from "effect"
-import { request } from "undici"
 import { ProbeFailure } from "./check.ts"
 
 export interface HttpGetResult {
@@ -50,6 +49,8 @@ export const httpGet = (url: string, options: HttpGetOptions): Effect.Effect<Htt
   const secrets = options.secrets ?? []
   return Effect.tryPromise({
     try: async (signal) => {
+      // Loaded on the first probe: undici is a megabyte of code the kernel otherwise never runs (issue 12, memory at rest).
+      const { request } = await import("undici")
       const response = await request(url, {
         method: "GET",
         headers: { accept: "application/json" },

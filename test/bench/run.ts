@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
 const tsx = fileURLToPath(new URL("../../node_modules/.bin/tsx", import.meta.url))
-const benches = ["replay.bench.ts", "throughput.bench.ts", "sandbox.bench.ts", "api.bench.ts", "ui.bench.ts", "slurm.bench.ts", "dashboard-load.bench.ts", "exechost.bench.ts"]
+const benches = ["replay.bench.ts", "startup.bench.ts", "throughput.bench.ts", "sandbox.bench.ts", "api.bench.ts", "ui.bench.ts", "slurm.bench.ts", "dashboard-load.bench.ts", "exechost.bench.ts"]
 
 let failed = 0
 for (const bench of benches) {
