@@ -5,8 +5,8 @@
  * not list is worth an operator's attention (its outcome may be stuck).
  *
  * Asked only while the view shows a running row, once on show and again
- * after run events (spawn, exit, transition; coalesced, so a burst costs one
- * request); the server shares one answer per second among all dashboards.
+ * after run events (spawn, exit, a row entering or leaving running;
+ * coalesced, so a burst costs one request); the server shares one answer per second among all dashboards.
  * Nothing polls but the drawer, which looks again at a Slurm job still PENDING.
  */
 import { createEffect, on, onCleanup } from "solid-js"
@@ -41,7 +41,8 @@ export const createLiveRuns = (wanted: () => boolean): LiveRunsView => {
   const offs = [
     events.on("spawn", refresh),
     events.on("exit", refresh),
-    events.on("transition", refresh),
+    // Only a row entering or leaving running changes what is followed; cooldowns and queueing do not.
+    events.on("transition", (e) => (e.from === "running" || e.to === "running") && refresh()),
     events.onResync(refresh)
   ]
   onCleanup(() => offs.forEach((off) => off()))
