@@ -34,9 +34,11 @@ export const hostLaunchers = (config: StaticConfig, configFile?: string): ((sand
       ? Effect.succeed(sandbox)
       : checkBwrap(config.sandbox.bwrapPath).pipe(
           Effect.map((bwrapPath) => {
-            sandbox = makeSandboxLauncher(
-              sandboxLauncherOptionsFromConfig(config, { bwrapPath, ...(configFile === undefined ? {} : { hidden: [configFile] }) })
-            )
+            sandbox = makeSandboxLauncher({
+              ...sandboxLauncherOptionsFromConfig(config, { bwrapPath, ...(configFile === undefined ? {} : { hidden: [configFile] }) }),
+              // The host lives on, and its next start's recover removes what a crash left.
+              releaseInBackground: true
+            })
             return sandbox
           }),
           Effect.mapError((e) => new SpawnError({ message: e.message }))

@@ -68,6 +68,12 @@ export interface SandboxLauncherOptions {
    * Default for enter: $LOMI_ENTER, else `.build/lomi-enter` in the nearest directory above this module that has one.
    */
   readonly tools?: { readonly sh?: string; readonly unshare?: string; readonly enter?: string } | undefined
+  /**
+   * release returns once the run dir is renamed away, and removes it beside the caller. Only for a
+   * long-lived caller (the execution host) whose next start's recover removes what it left; a process
+   * that exits right after release (the Slurm attempt runner) waits for the removal (the default).
+   */
+  readonly releaseInBackground?: boolean | undefined
   /** Called between the steps of a commit (the crash test slows commits down with it). */
   readonly commitProbe?: CommitProbe | undefined
 }
@@ -102,10 +108,20 @@ const readJson = <A>(file: string): A | undefined => {
   }
 }
 
+/** A few lines: synchronous (the async form's thread-pool round trips cost more than the write). */
 const appendLog = (logFile: string, lines: ReadonlyArray<string>): Effect.Effect<void> =>
-  Effect.promise(() => fs.promises.appendFile(logFile, lines.map((l) => `[sandbox] ${l}\n`).join("")).catch(() => undefined))
+  Effect.sync(() => {
+    try {
+      fs.appendFileSync(logFile, lines.map((l) => `[sandbox] ${l}\n`).join(""))
+    } catch {
+      // The log is best effort; the outcome carries the message.
+    }
+  })
 
 const listCap = 50
+/** Released run dirs, renamed before their removal (recover removes any a crash left). */
+const trashPrefix = ".released-"
+let trashSequence = 0
 
 /** $LOMI_ENTER, else `.build/lomi-enter` in the nearest directory above this module that has one (built by make). */
 export const locateEnter = (): string | undefined => {
@@ -257,7 +273,8 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
     }
     fs.writeFileSync(layout.bwrapArgs, args.map((a) => `${a}\0`).join(""))
     const plan: RunPlan = { version: 1, runId: spec.runId, patientId: spec.patientId, service: spec.service, trees, limits, cgroups, unprivileged }
-    writeAtomic(layout.plan, JSON.stringify(plan))
+    // Not fsynced: a machine crash ends the run too, and finish without a plan commits nothing.
+    writeAtomic(layout.plan, JSON.stringify(plan), false)
     const env: Record<string, string> = {}
     const merged = {
       ...process.env,
@@ -374,9 +391,10 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       }
       const cgroups = plan.cgroups
       const hit = cgroups === null ? { memoryHit: false, pidsHit: false } : readCgroupVerdict(cgroups)
-      if (cgroups !== null && !removeRunCgroups(cgroups)) {
-        // Busy for a moment after the exit while the kernel tears the last processes down: retried
-        // beside the finish, not before it (the verdict is already read; release and recover remove them too).
+      if (cgroups !== null) {
+        // Beside the finish, not before it: an rmdir in the memory hierarchy takes tens of ms, and the
+        // group is busy for a moment after the exit while the kernel tears the last processes down
+        // (the verdict is already read; release and recover remove the groups too).
         yield* Effect.forkDaemon(
           Effect.sync(() => removeRunCgroups(cgroups)).pipe(
             Effect.repeat({ until: (removed) => removed, schedule: Schedule.spaced(Duration.millis(20)), times: 100 }),
@@ -436,7 +454,10 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
           )
         )
       )
-      if (fs.existsSync(layout.outcome)) yield* shrink(layout)
+      // A failed run's discarded changes may be large: freed now, beside the answer, not when the kernel
+      // acknowledges (which may be much later). A success left only empty directories.
+      const succeeded = outcome.code === 0 && outcome.errorMessage === undefined
+      if (!succeeded && fs.existsSync(layout.outcome)) yield* Effect.forkDaemon(shrink(layout))
       return outcome
     }).pipe(Effect.withSpan("SandboxLauncher.finish"))
 
@@ -445,6 +466,11 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       const names = fs.existsSync(scratchRoot) ? fs.readdirSync(scratchRoot) : []
       let removed = 0
       for (const name of names) {
+        if (name.startsWith(trashPrefix)) {
+          // A released run dir whose removal a crash interrupted.
+          yield* Effect.promise(() => removeTree(path.join(scratchRoot, name)).catch(() => undefined))
+          continue
+        }
         const m = runDirPattern.exec(name)
         if (m === null) continue
         const runId = Number(m[1])
@@ -473,9 +499,17 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       // An unfinished commit is never dropped: start-up recovery must see its journal.
       if (fs.existsSync(layout.journal)) return yield* Effect.logError(`run ${runId} still has a commit journal; kept for recovery`)
       const plan = readJson<RunPlan>(layout.plan)
-      if (plan?.cgroups) closeRunCgroups(plan.cgroups)
-      const ok = yield* Effect.promise(() => quickRemove(layout.dir).then(() => true, () => false))
-      if (!ok) yield* Effect.logError(`cannot remove sandbox dir ${layout.dir}`)
+      // Renamed out of the way at once (one syscall), removed beside the caller; recover removes what a crash left.
+      const trash = path.join(scratchRoot, `${trashPrefix}${path.basename(layout.dir)}-${process.pid}-${++trashSequence}`)
+      const moved = yield* Effect.try(() => fs.renameSync(layout.dir, trash)).pipe(Effect.isSuccess)
+      if (!moved && !fs.existsSync(layout.dir)) return
+      const remove = Effect.gen(function* () {
+        if (plan?.cgroups) closeRunCgroups(plan.cgroups)
+        const ok = yield* Effect.promise(() => quickRemove(moved ? trash : layout.dir).then(() => true, () => false))
+        if (!ok) yield* Effect.logError(`cannot remove sandbox dir ${layout.dir}`)
+      })
+      if (options.releaseInBackground === true) yield* Effect.forkDaemon(remove)
+      else yield* remove
     }).pipe(Effect.withSpan("SandboxLauncher.release"))
 
   return { prepare, finish, release, recover }
