@@ -120,6 +120,11 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
     id: 4,
     name: "write probe row for /readyz",
     sql: [`CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)`]
+  },
+  {
+    id: 5,
+    name: "integrity bookkeeping: last full check, last orderly close",
+    sql: [`CREATE TABLE integrity (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TEXT, clean_close_at TEXT)`]
   }
 ]
 
