@@ -63,12 +63,11 @@ const killer = Effect.gen(function* () {
           // An executor that cannot be reached now (its host restarting) is asked again until it answers:
           // the row is already terminal, so nothing else would ever stop this pipeline.
           yield* executor.kill(run.id, TERM_GRACE).pipe(
-            Effect.tapError((e) =>
-              Effect.logWarning(`run ${run.id} is failed_permanent but its pipeline could not be stopped yet: ${e.message}; asking again`)
-            ),
-            Effect.retry(UNTIL_REACHABLE),
-            Effect.ignore,
-            Effect.forkScoped
+            Effect.catchAll((e) =>
+              Effect.logWarning(`run ${run.id} is failed_permanent but its pipeline could not be stopped yet: ${e.message}; asking again`).pipe(
+                Effect.zipRight(Effect.retry(executor.kill(run.id, TERM_GRACE), UNTIL_REACHABLE).pipe(Effect.ignore, Effect.forkScoped))
+              )
+            )
           )
           return done(`run ${run.id} killed`, run.id)
         case "WriteFailed":
