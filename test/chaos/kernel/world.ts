@@ -277,21 +277,27 @@ export const startKernel = (w: ChaosRoot, emulatorHost: string, generation: numb
   }
 }
 
-/** An operator's kill of one run through the kernel's control socket (as the dashboard sends it). */
-export const controlClient = (w: ChaosRoot) =>
-  Effect.gen(function* () {
-    const client = yield* connect({
-      socketPath: controlSocketPath(w.config.dataDir),
-      protocol: ControlProtocol,
-      onEvent: () => Effect.void,
-      dialTimeout: "300 millis",
-      callTimeout: "10 seconds"
-    })
-    return {
-      kill: (run: number): Effect.Effect<CommandResult | undefined> =>
-        client.call(new ExecuteCommand({ user: "chaos", command: { _tag: "kill", run } })).pipe(Effect.orElseSucceed(() => undefined))
-    }
-  })
+/**
+ * An operator's kill of one run through the kernel's control socket (as the
+ * dashboard sends it), on a fresh connection each time: a kernel lives only
+ * seconds here, and a long-lived client would be between redials.
+ */
+export const controlClient = (w: ChaosRoot) => ({
+  kill: (run: number): Effect.Effect<CommandResult | undefined> =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const client = yield* connect({
+          socketPath: controlSocketPath(w.config.dataDir),
+          protocol: ControlProtocol,
+          onEvent: () => Effect.void,
+          dialTimeout: "300 millis",
+          callTimeout: "10 seconds"
+        })
+        yield* client.awaitConnected("500 millis")
+        return yield* client.call(new ExecuteCommand({ user: "chaos", command: { _tag: "kill", run } }))
+      })
+    ).pipe(Effect.orElseSucceed(() => undefined))
+})
 
 // --- readers ---
 
