@@ -465,4 +465,22 @@ layer(serverLayer(), { excludeTestServices: true })("dashboard reads", (it) => {
       expect(root.text).toContain("/api/docs")
     })
   )
+
+  it.effect("identical jobs requests at once get one answer; a request after a change sees the change at once", () =>
+    Effect.gen(function* () {
+      const viewer = yield* signIn("viewer")
+      const before = yield* Effect.all(
+        Array.from({ length: 16 }, () => page(viewer, "?limit=5&state=succeeded")),
+        { concurrency: "unbounded" }
+      )
+      const first = before[0]?.items.map((r) => r.id) ?? []
+      expect(first.length).toBe(5)
+      for (const p of before) expect(p.items.map((r) => r.id)).toEqual(first)
+      // The new row exists (seen through the drawer, another route); the very next page must list it.
+      yield* arrive("rd-fresh-1", "Epi-Insight", "PAT-Fresh-01", [exitAfter(0)])
+      yield* waitRuns(viewer, "rd-fresh-1", (runs) => lastOf(runs)?.state === "succeeded")
+      const after = yield* page(viewer, "?limit=5&state=succeeded")
+      expect(after.items[0]?.doc_id).toBe("rd-fresh-1")
+    })
+  )
 })

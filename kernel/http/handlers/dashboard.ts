@@ -1,7 +1,7 @@
 /** The dashboard's reads: cards, jobs, the drawer, the process queue, logs, health, charts. */
 import { HttpApiBuilder } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { Clock, Effect, Either, Option, Stream } from "effect"
+import { Cache, Clock, Data, Duration, Effect, Either, Option, Stream } from "effect"
 import {
   Api,
   BadRequest,
@@ -84,6 +84,22 @@ export const dashboardLive = (config: StaticConfig) =>
         Effect.provideService(effect, SqlClient.SqlClient, sql)
 
       /**
+       * Identical jobs queries in flight at the same moment share one database
+       * read (single flight): under many clients the first page of each filter
+       * is asked for over and over. An answer is never kept once it is given
+       * (time to live zero), so no request sees rows older than its own arrival
+       * by more than the one read it joined.
+       */
+      const jobPages = yield* Cache.make({
+        capacity: 256,
+        timeToLive: Duration.zero,
+        lookup: (filter: JobFilter) => reads.listJobs(filter)
+      })
+      /** The filter as a cache key: equal by value (states included), not by reference. */
+      const pageKey = (filter: JobFilter): JobFilter =>
+        Data.struct({ ...filter, states: filter.states === undefined ? undefined : Data.array([...filter.states]) })
+
+      /**
        * A hold's patient name, as the cooldown rows show it: the report's
        * patientName, else the patients document's name. Read from Firestore
        * once per held document; a failed read shows no name and is tried again
@@ -138,7 +154,7 @@ export const dashboardLive = (config: StaticConfig) =>
         .handle("listJobs", ({ urlParams }) =>
           Either.match(jobFilter(urlParams), {
             onLeft: (message) => Effect.fail(new BadRequest({ message })),
-            onRight: (filter) => reads.listJobs(filter)
+            onRight: (filter) => jobPages.get(pageKey(filter))
           })
         )
         .handle("docDrawer", ({ path }) =>
