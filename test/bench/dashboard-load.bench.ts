@@ -20,7 +20,13 @@
  * from the probe the launcher passes to every process (test/bench/probe.mjs).
  *
  *   npx tsx test/bench/dashboard-load.bench.ts [--clients 200] [--sse 66] [--seconds 30] [--history 100000] [--reports-unloaded 50]
- *   (LOMI_BENCH_PROFILE=<dir> adds --cpu-prof to every allocator process)
+ *   (LOMI_BENCH_PROFILE=<dir> adds --cpu-prof to every allocator process;
+ *    DL_NODE_FLAGS="<node flags>" passes flags to every allocator process;
+ *    DL_DEBUG=1 prints each list/search request over 1 s as [start ms, took ms])
+ *
+ * Read the latencies beside the clients' own event-loop delay and the load
+ * average: on a machine busy with other work the client process itself is
+ * descheduled, and its waits are part of every figure it measures.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -273,6 +279,9 @@ interface LoadResult {
   readonly sseOpen: number
   readonly sseEvents: number
   readonly sseDropped: number
+  readonly clientDelayP99Ms: number
+  readonly clientCpuMs: number
+  readonly slow?: ReadonlyArray<readonly [number, number]>
 }
 
 /** The clients run in their own process (test/bench/dashboardClients.mjs): here they would starve the emulator. */
@@ -346,6 +355,14 @@ const main = async () => {
       "p99 < 1000 ms",
       verdict(p99 < 1000)
     ])
+    rows.push([
+      "the clients' own process: event-loop delay p99 (part of every latency above), CPU",
+      `${ms(dashboard.clientDelayP99Ms)} ms, ${(dashboard.clientCpuMs / 1000).toFixed(1)} s`,
+      "",
+      "",
+      ""
+    ])
+    if (process.env.DL_DEBUG === "1") process.stderr.write(`slow requests [start ms, took ms]: ${JSON.stringify(dashboard.slow ?? [])}\n`)
     rows.push([
       "dashboard refusals (503 beyond its bounds) / errors",
       `${dashboard.refused} / ${dashboard.failed}`,

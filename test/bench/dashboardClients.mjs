@@ -21,6 +21,8 @@ const SECONDS = Number(secondsArg)
 const HISTORY = Number(historyArg)
 const STATES = ["succeeded", "queued", "running", "failed_permanent", "waiting_cooldown"]
 
+import { monitorEventLoopDelay } from "node:perf_hooks"
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const signIn = async () => {
@@ -45,6 +47,9 @@ const randomQuery = () => {
 
 const main = async () => {
   const cookie = await signIn()
+  // This process's own delay: latencies include it, so the bench prints it beside them.
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
   const out = { list: [], search: [], refused: 0, failed: 0, statuses: {}, sseOpen: 0, sseEvents: 0, sseDropped: 0 }
   const t0 = performance.now()
   const ends = t0 + SECONDS * 1000
@@ -114,6 +119,8 @@ const main = async () => {
   ])
   for (const c of controllers) c.abort()
   await Promise.all(streams)
+  out.clientDelayP99Ms = delay.percentile(99) / 1e6
+  out.clientCpuMs = (process.cpuUsage().user + process.cpuUsage().system) / 1000
   process.stdout.write(`${JSON.stringify(out)}\n`)
 }
 
