@@ -51,6 +51,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const SCRIPT = path.join(repo, "fixtures/pipelines/test/noop-stamp.sh")
 const LAUNCHER = path.join(repo, "dist/kernel/launch.js")
 const PROBE = path.join(repo, "test/bench/probe.mjs")
+const IDLE = path.join(repo, "test/bench/idle.mjs")
 const MiB = 1024 * 1024
 
 const root = mkdtempSync(path.join(os.tmpdir(), "lomi-throughput-"))
@@ -211,6 +212,8 @@ const reader = (dbFile: string) => {
 
 interface Started {
   readonly launcher: ChildProcess
+  /** An idle process with the probe: the machine's own timer lateness, beside the kernel's. */
+  readonly idle: ChildProcess
   readonly probeDir: string
   readonly stampsFile: string
   readonly db: ReturnType<typeof reader>
@@ -268,6 +271,12 @@ const startAllocator = async (
     }
   })
   children.push(launcher)
+  const idle = spawn(process.execPath, ["--import", PROBE, IDLE], {
+    cwd: repo,
+    stdio: "ignore",
+    env: { ...process.env, LOMI_BENCH_PROBE_DIR: probeDir }
+  })
+  children.push(idle)
   let stderr = ""
   launcher.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
   lastStderr = () => stderr
@@ -282,11 +291,12 @@ const startAllocator = async (
   })
   const startupMs = performance.now() - began
   await waitFor("the kernel probe", 10_000, () => readProbe(probeDir, "kernel"))
-  return { launcher, probeDir, stampsFile, db: reader(dbFile), projectId, startupMs }
+  return { launcher, idle, probeDir, stampsFile, db: reader(dbFile), projectId, startupMs }
 }
 
 const stopAllocator = async (s: Started) => {
   await s.db.close()
+  s.idle.kill("SIGTERM")
   s.launcher.kill("SIGINT")
   await waitFor("the allocator to stop", 60_000, () => (s.launcher.exitCode !== null || s.launcher.signalCode !== null ? true : undefined)).catch(
     () => s.launcher.kill("SIGKILL")
@@ -329,39 +339,52 @@ interface Burst {
   readonly cpuMsPerJob: number
   readonly cpuMsToArrive: number
   readonly eldP99Ms: number
+  readonly idleEldP99Ms: number
   readonly eldMaxMs: number
   readonly elu: number
   readonly peakRss: number
   readonly failed: number
+  /** Reports whose run had not ended when the bench stopped waiting. */
+  readonly unfinished: number
 }
 
 const burst = async (s: Started, firestore: Firestore, prefix: string, count: number): Promise<Burst> => {
   const before = await readProbe(s.probeDir, "kernel")
   if (before === undefined) throw new Error("no kernel probe")
   process.kill(before.pid, "SIGUSR2")
+  const idleBefore = await readProbe(s.probeDir, "idle.mjs")
+  if (idleBefore !== undefined) process.kill(idleBefore.pid, "SIGUSR2")
   await sleep(200)
   const cpuBefore = (await readProbe(s.probeDir, "kernel"))?.cpuMs ?? before.cpuMs
   const began = performance.now()
   await writeReports(firestore, prefix, count)
   // Arrival CPU: until every report has its row (some have run by then, so the split is approximate).
   let cpuArrived = Number.NaN
-  const ended = await waitFor(`${count} runs`, 60_000 + count * 500, async () => {
+  // Generous (half a job per second, on a loaded machine): a burst that still has not ended is reported as it stands.
+  let last = { ok: 0, bad: 0, rows: 0 }
+  const finished = await waitFor(`${count} runs`, 120_000 + count * 2000, async () => {
     const c = await s.db.countEnded(prefix)
+    last = c
     if (Number.isNaN(cpuArrived) && c.rows >= count) cpuArrived = (await readProbe(s.probeDir, "kernel"))?.cpuMs ?? Number.NaN
     return c.ok + c.bad >= count ? c : undefined
-  })
+  }).catch(() => undefined)
+  const ended = finished ?? last
+  const done = ended.ok + ended.bad
   const wall = performance.now() - began
   const after = await readProbe(s.probeDir, "kernel")
+  const idleAfter = await readProbe(s.probeDir, "idle.mjs")
   if (after === undefined) throw new Error("no kernel probe")
   return {
-    jobsPerSecond: (count / wall) * 1000,
-    cpuMsPerJob: (after.cpuMs - cpuBefore) / count,
+    jobsPerSecond: (done / wall) * 1000,
+    cpuMsPerJob: (after.cpuMs - cpuBefore) / Math.max(1, done),
     cpuMsToArrive: (cpuArrived - cpuBefore) / count,
     eldP99Ms: after.eldP99Ms,
+    idleEldP99Ms: idleAfter?.eldP99Ms ?? Number.NaN,
     eldMaxMs: after.eldMaxMs,
     elu: after.elu,
     peakRss: after.peakRssWindow,
-    failed: ended.bad
+    failed: ended.bad,
+    unfinished: count - done
   }
 }
 
@@ -380,10 +403,11 @@ const latency = async (s: Started, firestore: Firestore, count: number) => {
     })
     await sleep(200)
   }
-  await waitFor("latency runs", 60_000, async () => {
+  // Runs that have not started by the deadline are missing from the samples (the row says how many there are).
+  await waitFor("latency runs", 60_000 + count * 1000, async () => {
     const c = await s.db.countEnded("lat")
     return c.ok + c.bad >= count ? true : undefined
-  })
+  }).catch(() => undefined)
   const samples: Array<number> = []
   for (const line of readFileSync(s.stampsFile, "utf8").split("\n")) {
     const [doc, at] = line.split(" ")
@@ -453,12 +477,13 @@ const main = async () => {
       rows.push([label, `${ms(b.jobsPerSecond)} jobs/s`, `raw ${k.raw.startsWith("bwrap") ? "bwrap" : "spawn"} ${ms(raw)}`, ratio(b.jobsPerSecond, raw), ">= 0.90x", verdict(b.jobsPerSecond >= 0.9 * raw)])
       rows.push([`  same, vs BullMQ concurrency ${k.workers}${k.sandbox === 1 ? " (bwrap)" : ""}`, `${ms(b.jobsPerSecond)} jobs/s`, `BullMQ ${ms(bull)}`, ratio(b.jobsPerSecond, bull), "> 1.00x", verdict(b.jobsPerSecond > bull)])
       rows.push([`  kernel CPU per job`, `${b.cpuMsPerJob.toFixed(2)} ms (${b.cpuMsToArrive.toFixed(2)} ms until every report had its row)`, "", "", "< 3 ms", verdict(b.cpuMsPerJob < 3)])
-      rows.push([`  kernel event-loop delay p99 (max) in the burst`, `${ms(b.eldP99Ms)} (${ms(b.eldMaxMs)}) ms, utilisation ${b.elu.toFixed(2)}`, "", "", "p99 < 20 ms", verdict(b.eldP99Ms < 20)])
+      rows.push([`  kernel event-loop delay p99 (max) in the burst`, `${ms(b.eldP99Ms)} (${ms(b.eldMaxMs)}) ms, utilisation ${b.elu.toFixed(2)}`, `idle process p99 ${ms(b.idleEldP99Ms)} ms`, ratio(b.eldP99Ms, b.idleEldP99Ms), "p99 < 20 ms", verdict(b.eldP99Ms < 20)])
       rows.push([`  kernel peak RSS in the burst`, `${(b.peakRss / MiB).toFixed(0)} MiB`, "", "", "< 160 MiB", verdict(b.peakRss < 160 * MiB)])
       if (b.failed > 0) rows.push([`  runs that did not succeed`, String(b.failed), "", "", "0", "MISSED"])
+      if (b.unfinished > 0) rows.push([`  runs not ended when the bench stopped waiting`, String(b.unfinished), "", "", "0", "MISSED"])
       if (i === 0) {
         const l = await latency(s, fs, LATENCY_REPORTS)
-        rows.push([`Data Ready write -> pipeline start, 1 report / 200 ms (${l.samples} samples)`, `p50 ${ms(l.p50)} ms, p99 ${ms(l.p99)} ms, max ${ms(l.max)} ms`, "", "", "p99 < 50 ms", verdict(l.p99 < 50)])
+        rows.push([`Data Ready write -> pipeline start, 1 report / 200 ms (${l.samples} of ${LATENCY_REPORTS} started)`, `p50 ${ms(l.p50)} ms, p99 ${ms(l.p99)} ms, max ${ms(l.max)} ms`, "", "", "p99 < 50 ms", verdict(l.p99 < 50)])
       }
     } finally {
       await stopAllocator(s)
