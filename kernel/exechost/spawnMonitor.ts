@@ -130,6 +130,11 @@ export const makeMonitorSpawner = (monitorPath: string): Effect.Effect<MonitorSp
         serverBroken = true
         return undefined
       }
+      // Never what keeps the host's process alive: the server is a helper, ended by EOF.
+      child.unref()
+      for (const stream of [child.stdin, child.stdout, child.stderr]) {
+        if ("unref" in stream && typeof stream.unref === "function") stream.unref()
+      }
       const s: Server = { child, pending: new Map(), alive: true }
       let buffered = ""
       child.stdout.setEncoding("utf8")

@@ -3,11 +3,12 @@
  * script (`bash noop.sh <doc> <patient> <service>`), interleaved in one run,
  * at concurrency 1 and 4, medians of 3 rounds (issue 12):
  *
- * - raw spawn: `child_process.spawn` of the script from this process (the baseline issue 12 names);
+ * - raw spawn: `child_process.spawn` of the script from a small node process of its own
+ *   (test/bench/rawRun.mjs, as issue 12 measured it; its own wall time, node's start-up excluded);
  * - host, plain: Start → exit event → Acknowledge through a real host (its own process, compiled
  *   with scripts/build.mjs as in production) over the socket: fork server, monitor, fsynced exit file;
  *   target ≥ 0.9x raw spawn;
- * - raw bwrap: `bwrap` (the jail options of rawRun.mjs) around the script, spawned from this process;
+ * - raw bwrap: `bwrap` (rawRun.mjs's jail options) around the script, the same way;
  * - host, sandboxed: the same through the sandbox launcher (overlay, lomi-enter, bwrap, commit check);
  *   target ≥ 0.9x raw bwrap.
  *
@@ -15,10 +16,10 @@
  * cost of starting one monitor from a process with an extra 256 MiB of heap: `child_process.spawn`
  * (forks the whole heap) against a request to the fork server (spawnMonitor.ts).
  *
- *   BENCH_EXECHOST_N=60 npx tsx test/bench/exechost.bench.ts
+ *   BENCH_EXECHOST_N=60 npx tsx test/bench/exechost.bench.ts   (default 100: ~2 min idle, ~15 min at load 20)
  */
 import { execFileSync, spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -29,14 +30,9 @@ import { clientOf, hostProcess, MONITOR, specFor, tempRoot, writeConfig } from "
 import { ratio, table } from "./table.ts"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
-const N = Number(process.env.BENCH_EXECHOST_N ?? "150")
+const N = Number(process.env.BENCH_EXECHOST_N ?? "100")
 const ROUNDS = 3
 const TARGET = 0.9
-
-const BWRAP = [
-  "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-  "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"
-]
 
 const waitExit = (command: string, args: ReadonlyArray<string>) =>
   new Promise<void>((resolve, reject) => {
@@ -96,15 +92,20 @@ const program = Effect.gen(function* () {
     startupTimeout: "120 seconds",
     callTimeout: "60 seconds"
   })
-  const noop = join(t.root, "bin", "noop.sh")
-  writeFileSync(noop, "exit 0\n")
-  const scriptArgs = (i: number) => [noop, `raw-${i}`, `P${i % 20}`, "Epi-Insight"]
+  // Outside /tmp, so raw bwrap (a private /tmp) reaches it as the sandbox does.
+  const noop = join(ROOT, "fixtures", "pipelines", "test", "noop.sh")
+  /** rawRun.mjs's own figure: n runs of the script at that concurrency, in ms. */
+  const rawRun = (mode: "spawn" | "bwrap", concurrency: number) => {
+    const out = execFileSync(process.execPath, [join(ROOT, "test", "bench", "rawRun.mjs"), mode, String(N), String(concurrency), noop], { encoding: "utf8" })
+    const last = JSON.parse(out.trim().split("\n").pop() ?? "{}") as { ms?: number }
+    if (last.ms === undefined) throw new Error(`rawRun.mjs ${mode}: no figure in ${out}`)
+    return last.ms
+  }
   let runId = 1
-  let hostCpu = 0
-  let hostJobs = 0
+  const hostCpu = { plain: 0, sandboxed: 0 }
+  const hostJobs = { plain: 0, sandboxed: 0 }
   const hostJob = (sandbox: boolean) => () => {
     const client = sandbox ? sandboxClient : plainClient
-    const before = cpuMs(host.pid)
     return Effect.runPromise(
       Effect.gen(function* () {
         const id = runId++
@@ -113,19 +114,24 @@ const program = Effect.gen(function* () {
         if (exit._tag !== "Exited" || exit.exit.code !== 0 || exit.exit.errorMessage !== undefined) return yield* Effect.dieMessage(`run ${id}: ${JSON.stringify(exit)}`)
         yield* client.acknowledge(id)
       })
-    ).then(() => {
-      hostCpu += cpuMs(host.pid) - before
-      hostJobs += 1
+    )
+  }
+  /** A pool of host jobs, with the host's CPU over it. */
+  const hostPool = (sandbox: boolean, concurrency: number) => {
+    const before = cpuMs(host.pid)
+    return pool(N, concurrency, hostJob(sandbox)).then((ms) => {
+      hostCpu[sandbox ? "sandboxed" : "plain"] += cpuMs(host.pid) - before
+      hostJobs[sandbox ? "sandboxed" : "plain"] += N
+      return ms
     })
   }
-  const rawJob = (i: number) => waitExit("bash", scriptArgs(i))
-  // The script's folder is under the private /tmp: bound back, as the sandbox launcher does.
-  const bwrapJob = (i: number) => waitExit("bwrap", [...BWRAP, "--ro-bind", join(t.root, "bin"), join(t.root, "bin"), "bash", ...scriptArgs(i)])
 
   // Warm-up: the first sandboxed Start checks bwrap; page cache for everything.
-  for (const job of [rawJob, bwrapJob, hostJob(false), hostJob(true)]) yield* Effect.promise(() => pool(5, 1, job))
-  hostCpu = 0
-  hostJobs = 0
+  for (const job of [hostJob(false), hostJob(true)]) yield* Effect.promise(() => pool(5, 1, job))
+  rawRun("spawn", 1)
+  rawRun("bwrap", 1)
+  Object.assign(hostCpu, { plain: 0, sandboxed: 0 })
+  Object.assign(hostJobs, { plain: 0, sandboxed: 0 })
 
   const rows: Array<Array<string>> = []
   const verdicts: Array<boolean> = []
@@ -138,10 +144,10 @@ const program = Effect.gen(function* () {
     const f = { raw: [] as Array<number>, plain: [] as Array<number>, bwrap: [] as Array<number>, sandbox: [] as Array<number> }
     for (let round = 0; round < ROUNDS; round++) {
       const rate = (ms: number) => N / (ms / 1000)
-      f.raw.push(rate(yield* Effect.promise(() => pool(N, concurrency, rawJob))))
-      f.plain.push(rate(yield* Effect.promise(() => pool(N, concurrency, hostJob(false)))))
-      f.bwrap.push(rate(yield* Effect.promise(() => pool(N, concurrency, bwrapJob))))
-      f.sandbox.push(rate(yield* Effect.promise(() => pool(N, concurrency, hostJob(true)))))
+      f.raw.push(rate(rawRun("spawn", concurrency)))
+      f.plain.push(rate(yield* Effect.promise(() => hostPool(false, concurrency))))
+      f.bwrap.push(rate(rawRun("bwrap", concurrency)))
+      f.sandbox.push(rate(yield* Effect.promise(() => hostPool(true, concurrency))))
     }
     const [raw, plain, bwrap, sandbox] = [median(f.raw), median(f.plain), median(f.bwrap), median(f.sandbox)]
     rows.push([`raw spawn, concurrency ${concurrency}`, raw.toFixed(1), "1.00x", ""])
@@ -152,8 +158,9 @@ const program = Effect.gen(function* () {
   const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${host.pid}/status`, "utf8"))?.[1] ?? "0")
   const rssMiB = rssKiB / 1024
   verdicts.push(rssMiB < 80)
-  rows.push([`execution host RSS after ${hostJobs} jobs (MiB)`, rssMiB.toFixed(1), "", `< 80: ${rssMiB < 80 ? "MET" : "MISSED"}`])
-  rows.push(["execution host CPU per job, plain and sandboxed mixed (ms)", (hostCpu / Math.max(1, hostJobs)).toFixed(2), "", ""])
+  rows.push([`execution host RSS after ${hostJobs.plain + hostJobs.sandboxed} jobs (MiB)`, rssMiB.toFixed(1), "", `< 80: ${rssMiB < 80 ? "MET" : "MISSED"}`])
+  rows.push(["execution host CPU per plain job (ms)", (hostCpu.plain / Math.max(1, hostJobs.plain)).toFixed(2), "", ""])
+  rows.push(["execution host CPU per sandboxed job (ms)", (hostCpu.sandboxed / Math.max(1, hostJobs.sandboxed)).toFixed(2), "", ""])
 
   const ballast = Array.from({ length: 256 }, () => Buffer.alloc(1024 * 1024, 1))
   const nodeSpawn = yield* Effect.promise(() =>

@@ -42,12 +42,15 @@ describe("monitor fork server", () => {
   it("forks a monitor that /proc shows as `<monitor> <runDir>`, runs the pipeline with its env and cwd, and reports its exit", async () => {
     const scope = Effect.runSync(Scope.make())
     const spawner = await Effect.runPromise(Scope.extend(makeMonitorSpawner(MONITOR), scope))
-    const m = request("one", 'echo "$GREETING $PWD"; exit 3', { GREETING: "hello" })
+    const go = join(root, "go-one")
+    const m = request("one", `while [ ! -e ${go} ]; do sleep 0.05; done; echo "$GREETING $PWD"; exit 3`, { GREETING: "hello" })
     const pid = await Effect.runPromise(spawner.spawn(m))
     let exited = false
     spawner.onExit(pid, () => (exited = true))
     // Its parent is the server, not this process: no fork of this heap.
     expect(ppidOf(pid) === process.pid).toBe(false)
+    expect(exited).toBe(false)
+    writeFileSync(go, "")
     await until("the exit report", () => exited)
     expect(JSON.parse(readFileSync(join(m.runDir, "exit"), "utf8"))).toEqual({ code: 3, signal: null, timedOut: false })
     expect(readFileSync(m.logFile, "utf8")).toBe(`hello ${root}\n`)
