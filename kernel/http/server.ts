@@ -58,6 +58,8 @@ export interface HttpOptions {
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 256
+/** How long an idle keep-alive connection stays open (Node's default is 5 s). */
+const KEEP_ALIVE_MS = 30_000
 const DEFAULT_MAX_STREAMS = 512
 
 /**
@@ -92,6 +94,9 @@ class BoundedServer extends ClosingServer {
     private readonly maxStreams: number
   ) {
     super()
+    // Node's 5 s closed idle keep-alive sockets while busy clients, a second
+    // late, sent their next request on them (ECONNRESET under dashboard load).
+    this.keepAliveTimeout = KEEP_ALIVE_MS
   }
 
   override emit(event: string, ...args: Array<unknown>): boolean {

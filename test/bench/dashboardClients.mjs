@@ -104,8 +104,10 @@ const main = async () => {
           out[kind].push(Math.round(took * 10) / 10)
           if (took > 1000 && process.env.DL_DEBUG) (out.slow ??= []).push([Math.round(began - t0), Math.round(took)])
         }
-      } catch {
+      } catch (e) {
         out.failed += 1
+        const why = `thrown: ${e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(e)}`
+        out.statuses[why] = (out.statuses[why] ?? 0) + 1
       }
     }
   }
