@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import Database from "better-sqlite3"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Exit, Layer } from "effect"
 import { closeSync, openSync, writeSync } from "node:fs"
 import { databaseLayer } from "../../kernel/store/database.ts"
@@ -15,25 +15,17 @@ import { removeDb, tempDbFile } from "../support/store.ts"
 
 const openDb = (file: string) => Effect.scoped(Layer.build(databaseLayer(file)))
 
-const integrityRow = (file: string) => {
-  const db = new Database(file, { readonly: true })
-  try {
-    return db.prepare("SELECT checked_at, clean_close_at FROM integrity WHERE id = 1").get() as
-      | { checked_at: string | null; clean_close_at: string | null }
-      | undefined
-  } finally {
-    db.close()
-  }
-}
+/** A plain connection, none of the allocator's start-up: what another tool would see or do. */
+const plain = <A>(file: string, use: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
+  Effect.flatMap(SqlClient.SqlClient, use).pipe(Effect.provide(SqliteClient.layer({ filename: file })), Effect.orDie)
 
-const rawUpdate = (file: string, statement: string) => {
-  const db = new Database(file)
-  try {
-    db.prepare(statement).run()
-  } finally {
-    db.close()
-  }
-}
+const integrityRow = (file: string) =>
+  plain(file, (sql) =>
+    Effect.map(
+      sql<{ checked_at: string | null; clean_close_at: string | null }>`SELECT checked_at, clean_close_at FROM integrity WHERE id = 1`,
+      (rows) => rows[0]
+    )
+  )
 
 /** A database with an indexed table, closed in order, whose index root page is then overwritten with garbage. */
 const corruptAfterOrderlyClose = (file: string) =>
@@ -47,10 +39,14 @@ const corruptAfterOrderlyClose = (file: string) =>
           INSERT INTO filler (id, body) SELECT i, printf('row %08d', i) FROM n`
       }).pipe(Effect.provide(databaseLayer(file)))
     )
-    const db = new Database(file, { readonly: true })
-    const root = (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'filler_body'").get() as { rootpage: number }).rootpage
-    const pageSize = db.pragma("page_size", { simple: true }) as number
-    db.close()
+    const { root, pageSize } = yield* plain(file, (sql) =>
+      Effect.gen(function* () {
+        const roots = yield* sql<{ rootpage: number }>`SELECT rootpage FROM sqlite_master WHERE name = 'filler_body'`
+        const sizes = yield* sql<{ page_size: number }>`PRAGMA page_size`
+        return { root: roots[0]?.rootpage ?? 0, pageSize: sizes[0]?.page_size ?? 0 }
+      })
+    )
+    expect(root).toBeGreaterThan(1)
     const fd = openSync(file, "r+")
     writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, (root - 1) * pageSize)
     closeSync(fd)
@@ -60,8 +56,8 @@ describe("start-up integrity check", () => {
   it.live("an open database is marked not closed in order; an orderly close marks it", () =>
     Effect.gen(function* () {
       const file = tempDbFile()
-      const whileOpen = yield* Effect.scoped(Effect.zipRight(Layer.build(databaseLayer(file)), Effect.sync(() => integrityRow(file))))
-      const afterClose = integrityRow(file)
+      const whileOpen = yield* Effect.scoped(Effect.zipRight(Layer.build(databaseLayer(file)), integrityRow(file)))
+      const afterClose = yield* integrityRow(file)
       removeDb(file)
       expect(whileOpen?.clean_close_at).toBeNull()
       expect(whileOpen?.checked_at).toMatch(/^\d{4}-\d\d-\d\dT/)
@@ -83,7 +79,7 @@ describe("start-up integrity check", () => {
     Effect.gen(function* () {
       const file = tempDbFile()
       yield* corruptAfterOrderlyClose(file)
-      rawUpdate(file, "UPDATE integrity SET clean_close_at = NULL")
+      yield* plain(file, (sql) => sql`UPDATE integrity SET clean_close_at = NULL`)
       const exit = yield* Effect.exit(openDb(file))
       removeDb(file)
       expect(Exit.isFailure(exit)).toBe(true)
@@ -95,7 +91,8 @@ describe("start-up integrity check", () => {
     Effect.gen(function* () {
       const file = tempDbFile()
       yield* corruptAfterOrderlyClose(file)
-      rawUpdate(file, `UPDATE integrity SET checked_at = '${new Date(Date.now() - 8 * 24 * 3600 * 1000).toISOString()}'`)
+      const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000).toISOString()
+      yield* plain(file, (sql) => sql`UPDATE integrity SET checked_at = ${eightDaysAgo}`)
       const exit = yield* Effect.exit(openDb(file))
       removeDb(file)
       expect(Exit.isFailure(exit)).toBe(true)
