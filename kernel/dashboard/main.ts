@@ -15,6 +15,7 @@ import { Effect, Layer } from "effect"
 import { fileURLToPath } from "node:url"
 import { loadConfigFile } from "../config.ts"
 import { loginNotice } from "../http/auth.ts"
+import { TimeSlicedScheduler } from "../scheduler.ts"
 import { dashboardLayer } from "./layer.ts"
 
 const DEMO_CONFIG = fileURLToPath(new URL("../../fixtures/demo/config.json", import.meta.url))
@@ -37,6 +38,17 @@ const oneLine = (message: string) =>
     process.exitCode = 2
   })
 
+/**
+ * The kernel's time-sliced scheduler (kernel/scheduler.ts), for the same
+ * reason: under a flood of requests Effect's default let fibers run for
+ * hundreds of milliseconds before Node read a socket, accepted a
+ * connection or flushed an event stream.
+ */
+const RESPONSIVE = new TimeSlicedScheduler(4)
+
 NodeRuntime.runMain(
-  program.pipe(Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error))))
+  program.pipe(
+    Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error))),
+    Effect.withScheduler(RESPONSIVE)
+  )
 )
