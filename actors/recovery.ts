@@ -14,7 +14,8 @@
  * A `received` row (the allocator died while deciding it) is decided again
  * from the document as it is now (kernel/arrival.ts). A pipeline still
  * running for a row that already ended (a kill whose stop was lost) is
- * stopped. Queued and cooling rows need nothing: the
+ * stopped; an exit whose outcome is already stored (the allocator died
+ * before acknowledging it) is acknowledged. Queued and cooling rows need nothing: the
  * workers and the promoter pick them up. Every write waits until SQLite
  * takes it.
  */
@@ -97,6 +98,29 @@ const stopPipelinesOfEndedRows = Effect.gen(function* () {
   }
 })
 
+/**
+ * Exits the executor still holds for rows that no longer run: the allocator
+ * died after storing the outcome and before acknowledging it. The outcome is
+ * in SQLite already, so they are only acknowledged (no worker would ever do it).
+ */
+const forgetStoredExits = Effect.gen(function* () {
+  const jobs = yield* JobStore
+  const executor = yield* Executor
+  if (executor.unacknowledged === undefined) return
+  const ended = yield* executor.unacknowledged.pipe(Effect.retry(ASK_EXECUTOR), Effect.orElseSucceed((): ReadonlyArray<number> => []))
+  let forgotten = 0
+  for (const runId of ended) {
+    const row = yield* untilStored(`recovery of run ${runId}`, jobs.byId(runId))
+    if (Option.isSome(row) && isActive(row.value.state)) continue
+    forgotten++
+    yield* executor.acknowledge(runId).pipe(
+      Effect.retry(ASK_EXECUTOR),
+      Effect.catchAll((e) => Effect.logError(`recovery: cannot acknowledge run ${runId} (${e.message})`))
+    )
+  }
+  if (forgotten > 0) yield* Effect.logInfo(`recovery: ${forgotten} exit(s) whose outcome was already stored acknowledged`)
+})
+
 export const recoverAtStart = Effect.gen(function* () {
   const jobs = yield* JobStore
   yield* recoverRunning(yield* untilStored("recovery", jobs.inStates(["running"])))
@@ -104,6 +128,7 @@ export const recoverAtStart = Effect.gen(function* () {
     yield* untilStored(`recovery of run ${run.id}`, decideReceived(run))
   }
   yield* stopPipelinesOfEndedRows
+  yield* forgetStoredExits
 })
 
 export const RecoveryLive = Layer.scopedDiscard(recoverAtStart)

@@ -27,6 +27,7 @@ import { connect, IpcUnavailable } from "../ipc/client.ts"
 import { dial } from "../ipc/dial.ts"
 import { Executor, ExecutorUnavailable, SpawnError, type ExecutorShape, type RunStatus } from "../ports/executor.ts"
 import { HostProtocol, hostSocket } from "./protocol.ts"
+import { runsRoot } from "./records.ts"
 
 type Ended = Extract<RunStatus, { _tag: "Exited" | "Lost" }>
 
@@ -216,7 +217,15 @@ export const makeExecHostExecutor = (options: ExecHostClientOptions): Effect.Eff
           Effect.mapError(unavailable)
         ),
       live: client.call(new Live({})).pipe(Effect.mapError(unavailable)),
-      stats: client.call(new Stats({}), STATS_TIMEOUT).pipe(Effect.mapError(unavailable))
+      stats: client.call(new Stats({}), STATS_TIMEOUT).pipe(Effect.mapError(unavailable)),
+      // Every run the host has not been told to forget has its directory under the shared data dir; the host says which ended.
+      unacknowledged: Effect.gen(function* () {
+        const root = runsRoot(path.resolve(options.dataDir))
+        const ids = yield* Effect.sync(() => (fs.existsSync(root) ? fs.readdirSync(root) : []).filter((n) => /^\d+$/.test(n)).map(Number))
+        if (ids.length === 0) return []
+        const statuses = yield* client.call(new Status({ runIds: ids })).pipe(Effect.mapError(unavailable))
+        return statuses.filter(([, status]) => status._tag === "Exited" || status._tag === "Lost").map(([id]) => id)
+      })
     } satisfies ExecHostExecutor
   })
 

@@ -85,6 +85,13 @@ export interface ExecutorShape {
   readonly acknowledge: (runId: number) => Effect.Effect<void, ExecutorUnavailable>
   /** Runs being followed right now (dashboard). */
   readonly live: Effect.Effect<ReadonlyArray<LiveRun>, ExecutorUnavailable>
+  /**
+   * Runs that ended and wait for `acknowledge`, for start-up recovery: an
+   * allocator that died between storing an outcome and acknowledging it left
+   * them, and no worker follows their (no longer running) rows. Optional: an
+   * executor without it keeps such records until it forgets them itself.
+   */
+  readonly unacknowledged?: Effect.Effect<ReadonlyArray<number>, ExecutorUnavailable>
 }
 
 export class Executor extends Context.Tag("kernel/Executor")<Executor, ExecutorShape>() {}

@@ -6,6 +6,8 @@
  * `running` rows only) running forever.
  * - the host is down when the kill comes: the kill handler asks again until a host answers;
  * - the allocator dies between ending the row and the stop: start-up recovery stops it.
+ * And an exit whose outcome the allocator stored but died before acknowledging
+ * is acknowledged at start-up (else the host keeps its record for ever).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { existsSync, readdirSync } from "node:fs"
@@ -98,6 +100,39 @@ describe("a killed row's pipeline is stopped even when its stop was lost", () =>
         yield* eventually("its run to be acknowledged", Effect.sync(() => !existsSync(runs) || readdirSync(runs).length === 0), { timeoutMs: 60_000 })
         const rows = yield* run(rowsFor("k-2"))
         expect(rows.map((r) => [r.id, r.attempt, r.state, r.error_message])).toEqual([[runId, 1, "failed_permanent", "Killed by tester"]])
+      })
+    ),
+    300_000
+  )
+
+  it.scopedLive("the allocator died between storing an outcome and acknowledging it: recovery acknowledges the exit, the row stays as stored", () =>
+    quiet(
+      Effect.gen(function* () {
+        const { t, config, configFile, ctl } = yield* setUp
+        ctl.gate("k-3")
+        ctl.exitWith("k-3", 0)
+        const runId = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const { run } = yield* startKernel(t, "k-3", configFile)
+            return yield* run(following("k-3"))
+          })
+        )
+        ctl.open("k-3")
+        const runDir = join(config.dataDir, "exechost", "runs", String(runId))
+        yield* eventually("the exit to be recorded", Effect.sync(() => existsSync(join(runDir, "exit"))), { timeoutMs: 60_000 })
+        // What the allocator had stored when it died (found by the kernel chaos run: the record was never acknowledged).
+        const db = new Database(databaseFile(config.dataDir))
+        db.prepare("UPDATE job_runs SET state = 'succeeded', exit_code = 0 WHERE id = ?").run(runId)
+        db.close()
+        const { run } = yield* startAllocator({
+          config,
+          ports: memoryPorts(),
+          executor: ExecHostExecutorLive(config, false, { spawnHost: false, configFile, startupTimeout: "120 seconds" }),
+          tunables: { ...FAST, SANDBOX_ENABLED: 0 }
+        })
+        yield* eventually("the stored exit to be acknowledged", Effect.sync(() => !existsSync(runDir)), { timeoutMs: 60_000 })
+        const rows = yield* run(rowsFor("k-3"))
+        expect(rows.map((r) => [r.id, r.attempt, r.state, r.exit_code])).toEqual([[runId, 1, "succeeded", 0]])
       })
     ),
     300_000
