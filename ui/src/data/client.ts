@@ -11,10 +11,14 @@
  * operator: the first problem's own message, never a dump of the schema.
  */
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
-import { Effect, Either, ManagedRuntime, ParseResult } from "effect"
+import { Effect, Either, Layer, ManagedRuntime, ParseResult } from "effect"
 import { Api, CSRF_HEADER } from "../../../schemas/api.ts"
+import { retryingFetch } from "./retryingFetch.ts"
 
-const runtime = ManagedRuntime.make(FetchHttpClient.layer)
+// A 503 with Retry-After (the server at its bound) is asked again before it becomes an error on the page.
+const runtime = ManagedRuntime.make(
+  FetchHttpClient.layer.pipe(Layer.provide(Layer.succeed(FetchHttpClient.Fetch, retryingFetch(globalThis.fetch.bind(globalThis)))))
+)
 
 let csrfToken = ""
 
