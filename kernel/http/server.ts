@@ -85,7 +85,7 @@ const isEventStream = (request: IncomingMessage) =>
  * costs a counter check instead of queued memory, and the requests already
  * admitted keep their latency.
  */
-class BoundedServer extends ClosingServer {
+export class BoundedServer extends ClosingServer {
   private requests = 0
   private streams = 0
 
@@ -103,6 +103,13 @@ class BoundedServer extends ClosingServer {
     const [request, response] = args
     if (event !== "request" || !(request instanceof IncomingMessage) || !(response instanceof ServerResponse)) {
       return super.emit(event, ...args)
+    }
+    // The socket listens while the rest of the layers are still being built, and the
+    // app attaches its handler last: a request in that window would get no answer at all.
+    if (this.listenerCount("request") === 0) {
+      response.writeHead(503, { "content-type": "application/json", "retry-after": "1" })
+      response.end(JSON.stringify({ _tag: "Unavailable", message: "the dashboard server is starting; try again shortly" }))
+      return true
     }
     const stream = isEventStream(request)
     if (stream ? this.streams >= this.maxStreams : this.requests >= this.maxInFlight) {
