@@ -115,6 +115,21 @@ export const decideReceived = (run: JobRun) =>
     return yield* decideFrom(run, data)
   }).pipe(Effect.annotateLogs("doc", run.doc_id))
 
+/**
+ * A newest `failed_permanent` row lets an ADDED through (rule 2: the manual
+ * retry). But an ADDED can be older than that failure: a kernel's first
+ * snapshot saw the document Data Ready, then a re-adopted pipeline failed
+ * for good and the kernel wrote `Failed` before the snapshot's arrival was
+ * decided. So the document is read once more, and only a document still
+ * Data Ready is a retry. A read that fails trusts the ADDED (a stale one is
+ * then withdrawn by the removal that follows it; a real retry is not lost).
+ */
+const isStaleRetry = (id: string) =>
+  Effect.flatMap(FirestorePort, (port) => port.getReport(id)).pipe(
+    Effect.map((now) => now === undefined || now.status !== DATA_READY),
+    Effect.orElseSucceed(() => false)
+  )
+
 /** Rules 2 and 3 for an ADDED document. */
 export const arrive = (id: string, data: ReportData) =>
   Effect.gen(function* () {
@@ -130,6 +145,10 @@ export const arrive = (id: string, data: ReportData) =>
       const outage = yield* Outage
       if ((yield* outage.pendingRuns).includes(newest.value.id)) return yield* events.publish({ _tag: "dedup", doc: id })
       return yield* decideFrom(newest.value, data)
+    }
+    if (Option.isSome(newest) && newest.value.state === "failed_permanent" && (yield* isStaleRetry(id))) {
+      yield* Effect.logInfo(`ignoring ${id}: it was Data Ready when the listener saw it, not any more (it failed since)`)
+      return yield* events.publish({ _tag: "dedup", doc: id })
     }
     const parsed = parseReport(id, data)
     const display = {
