@@ -16,8 +16,7 @@
  * Prints one table; a missed target says MISSED. About a minute.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { connect, createServer } from "node:net"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -26,6 +25,7 @@ import { Effect, Exit, Logger, LogLevel, Scope } from "effect"
 import { startEmbeddedEmulator } from "../../kernel/firestore/embedded.ts"
 import { databaseLayer } from "../../kernel/store/database.ts"
 import { table } from "./table.ts"
+import { benchConfig, freePort, median, readProbe, sleep, waitFor, type ProbeStats } from "./harness.ts"
 
 const argNumber = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name)
@@ -59,60 +59,6 @@ process.on("SIGINT", () => {
   process.exit(130)
 })
 
-const sleep = (msDelay: number) => new Promise((resolve) => setTimeout(resolve, msDelay))
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-
-const waitFor = async <A>(what: string, deadlineMs: number, probe: () => A | undefined | Promise<A | undefined>) => {
-  const until = performance.now() + deadlineMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (performance.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await sleep(25)
-  }
-}
-
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] ?? Number.NaN)
-}
-
-interface ProbeStats {
-  readonly rss: number
-  readonly heapUsed: number
-  readonly cpuMs: number
-}
-
-/** Asks a process's probe (test/bench/probe.mjs, one JSON line per connection) for its figures. */
-const readProbe = (dir: string, role: string): Promise<ProbeStats | undefined> =>
-  new Promise((resolve) => {
-    const socketPath = path.join(dir, `${role}.sock`)
-    if (!existsSync(socketPath)) return resolve(undefined)
-    let text = ""
-    const socket = connect(socketPath)
-    socket.setEncoding("utf8")
-    socket.setTimeout(5000, () => socket.destroy())
-    socket.on("data", (d: string) => (text += d))
-    socket.on("error", () => resolve(undefined))
-    socket.on("close", () => {
-      try {
-        resolve(JSON.parse(text) as ProbeStats)
-      } catch {
-        resolve(undefined)
-      }
-    })
-  })
-
 /** A data dir with `historyRows` finished jobs (finished now, so no retention cleanup removes them). */
 const prepare = async (name: string, historyRows: number) => {
   const dataDir = path.join(root, name, "data")
@@ -133,24 +79,7 @@ const prepare = async (name: string, historyRows: number) => {
 
 const writeConfig = async (name: string, dataDir: string, projectId: string) => {
   const httpPort = await freePort()
-  const service = { script: path.join(repo, "fixtures/pipelines/test/noop-stamp.sh"), env: {} }
-  const config = {
-    dataDir,
-    timezone: "UTC",
-    firestore: { mode: "live", projectId },
-    services: { "Gen-Decoder": service, "Epi-Insight": service, "Omni-Health": service },
-    paths: { patientBaseDir: path.join(dataDir, "patient-base"), userDataDir: path.join(dataDir, "user-data"), pipelinesRoot: repo },
-    sandbox: { scratchRoot: path.join(dataDir, "scratch") },
-    mail: {
-      host: "127.0.0.1",
-      port: await freePort(),
-      ignoreTLS: true,
-      from: "bench@bench.invalid",
-      dashboardUrl: `http://127.0.0.1:${httpPort}`,
-      recipients: { upload_reminder: ["x@bench.invalid"], permanent_failure: ["x@bench.invalid"], manual_add: ["x@bench.invalid"] }
-    },
-    http: { host: "127.0.0.1", port: httpPort }
-  }
+  const config = await benchConfig({ repo, dataDir, projectId, httpPort, script: path.join(repo, "fixtures/pipelines/test/noop-stamp.sh") })
   const file = path.join(root, name, "config.json")
   writeFileSync(file, JSON.stringify(config, null, 2))
   return { file, httpPort }

@@ -22,7 +22,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { connect, createServer } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -34,6 +33,7 @@ import { startEmbeddedEmulator } from "../../kernel/firestore/embedded.ts"
 import { databaseLayer } from "../../kernel/store/database.ts"
 import { SqlClient } from "@effect/sql"
 import { ms, ratio, table } from "./table.ts"
+import { benchConfig, freePort, machine, percentile, readProbe, sleep, waitFor, type ProbeStats } from "./harness.ts"
 
 const argNumber = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name)
@@ -66,40 +66,6 @@ process.on("SIGINT", () => {
   process.exit(130)
 })
 
-const sleep = (msDelay: number) => new Promise((resolve) => setTimeout(resolve, msDelay))
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-
-const waitFor = async <A>(what: string, deadlineMs: number, probe: () => A | undefined | Promise<A | undefined>) => {
-  const until = performance.now() + deadlineMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (performance.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
-
-const percentile = (xs: ReadonlyArray<number>, p: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length === 0 ? Number.NaN : (s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN)
-}
-
-const machine = () => {
-  const cpus = os.cpus()
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(" ")
-  return `${os.availableParallelism()} cores (${cpus[0]?.model ?? "unknown cpu"}), Linux ${os.release()}, load average ${load}`
-}
-
 // ---------------------------------------------------------------- baselines
 
 const runRaw = (mode: "spawn" | "bwrap" | "bullmq" | "bullmq-bwrap", jobs: number, concurrency: number, redisPort?: number) =>
@@ -130,36 +96,6 @@ const startRedis = async () => {
 }
 
 // ---------------------------------------------------------------- the allocator
-
-interface ProbeStats {
-  readonly pid: number
-  readonly cpuMs: number
-  readonly rss: number
-  readonly peakRssWindow: number
-  readonly eldP99Ms: number
-  readonly eldMaxMs: number
-  readonly elu: number
-}
-
-/** Asks a process's probe (test/bench/probe.mjs) for its figures; undefined when it does not answer. */
-const readProbe = (dir: string, role: string): Promise<ProbeStats | undefined> =>
-  new Promise((resolve) => {
-    const socketPath = path.join(dir, `${role}.sock`)
-    if (!existsSync(socketPath)) return resolve(undefined)
-    let text = ""
-    const socket = connect(socketPath)
-    socket.setEncoding("utf8")
-    socket.setTimeout(5000, () => socket.destroy())
-    socket.on("data", (d: string) => (text += d))
-    socket.on("error", () => resolve(undefined))
-    socket.on("close", () => {
-      try {
-        resolve(JSON.parse(text) as ProbeStats)
-      } catch {
-        resolve(undefined)
-      }
-    })
-  })
 
 /** A fresh data dir: tunables written before the first start, optional history rows. */
 const prepare = async (name: string, tunables: { sandbox: 0 | 1; maxWorkers: number }, historyRows: number) => {
@@ -237,24 +173,7 @@ const startAllocator = async (
   mkdirSync(probeDir)
   const stampsFile = path.join(dir, "stamps.txt")
   const httpPort = await freePort()
-  const service = { script: SCRIPT, env: {} }
-  const config = {
-    dataDir,
-    timezone: "UTC",
-    firestore: { mode: "live", projectId },
-    services: { "Gen-Decoder": service, "Epi-Insight": service, "Omni-Health": service },
-    paths: { patientBaseDir: path.join(dataDir, "patient-base"), userDataDir: path.join(dataDir, "user-data"), pipelinesRoot: repo },
-    sandbox: { scratchRoot: path.join(dataDir, "scratch") },
-    mail: {
-      host: "127.0.0.1",
-      port: await freePort(),
-      ignoreTLS: true,
-      from: "bench@bench.invalid",
-      dashboardUrl: `http://127.0.0.1:${httpPort}`,
-      recipients: { upload_reminder: ["x@bench.invalid"], permanent_failure: ["x@bench.invalid"], manual_add: ["x@bench.invalid"] }
-    },
-    http: { host: "127.0.0.1", port: httpPort }
-  }
+  const config = await benchConfig({ repo, dataDir, projectId, httpPort, script: SCRIPT })
   const configFile = path.join(dir, "config.json")
   writeFileSync(configFile, JSON.stringify(config, null, 2))
   const began = performance.now()
