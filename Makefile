@@ -107,7 +107,7 @@ chaos: deps $(MONITOR)
 	CHAOS_KERNEL_KILLS=$${CHAOS_KERNEL_KILLS:-200} CHAOS_HOST_KILLS=$${CHAOS_HOST_KILLS:-20} npx vitest run test/chaos
 
 bench: deps system-deps build
-	$(TSX) test/bench/run.ts
+	$(if $(BENCHES),LOMI_BENCHES=$(BENCHES),) $(TSX) test/bench/run.ts
 
 # ARGS reaches the script through the environment, untouched: the shell would strip the JSON's quotes.
 demo-doc: export LOMI_DEMO_DOC_ARGS = $(ARGS)
