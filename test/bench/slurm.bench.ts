@@ -155,7 +155,9 @@ const main = async () => {
   }
 }
 
-main().catch((error: unknown) => {
+// Exits once the table is out: the esbuild service (the attempt runner's build) and the host client's
+// sockets would otherwise keep the process, and `make bench` after it, waiting.
+main().then(() => process.exit(process.exitCode ?? 0), (error: unknown) => {
   process.stderr.write(`slurm.bench: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
   process.exit(1)
 })
