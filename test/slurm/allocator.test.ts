@@ -4,8 +4,7 @@
  * (`executor.kind = "slurm"`, slurmExecutorLayer), on the in-memory Firestore,
  * against a real single-node Slurm. Sandbox on (the default tunable).
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -18,20 +17,14 @@ import { slurmExecutorLayer } from "../../kernel/process/slurm/layer.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
 import { allocatorLayer } from "../../kernel/runtime.ts"
 import { dataReady, integrationConfig, memoryPorts, quiet, waitForRows, waitForState } from "../integration/support.ts"
-import { type SlurmCluster, startSlurmCluster } from "./cluster.ts"
-import { buildRunner } from "./runner-build.ts"
-import { jobState, makeWorld, pipelineScript, readText, slurmConfig, type World } from "./support.ts"
+import type { SlurmCluster } from "./cluster.ts"
+import { jobState, pipelineScript, readText, slurmConfig, type World, startClusterAndWorld } from "./support.ts"
 
 let cluster: SlurmCluster
 let world: World
 
 beforeAll(async () => {
-  const [started, runner] = await Promise.all([
-    startSlurmCluster(),
-    buildRunner("kernel/process/slurm/run-attempt.ts", mkdtempSync(join(tmpdir(), "lomi-runner-")))
-  ])
-  cluster = started
-  world = makeWorld(runner)
+  ;({ cluster, world } = await startClusterAndWorld())
 }, 180_000)
 
 afterAll(async () => {

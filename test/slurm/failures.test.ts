@@ -13,24 +13,16 @@
  *   with task/none and no cgroups (the only setup known to work in these
  *   containers), so OUT_OF_MEMORY stays covered by states.test.ts alone.
  */
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type SlurmCluster, startSlurmCluster } from "./cluster.ts"
-import { buildRunner } from "./runner-build.ts"
-import { eventually, executorOptions, jobState, makeSpec, makeWorld, openExecutor, pidAlive, readText, run, type World } from "./support.ts"
+import type { SlurmCluster } from "./cluster.ts"
+import { eventually, executorOptions, jobState, makeSpec, openExecutor, pidAlive, readText, run, type World, startClusterAndWorld } from "./support.ts"
 
 let cluster: SlurmCluster
 let world: World
 
 beforeAll(async () => {
-  const [started, runner] = await Promise.all([
-    startSlurmCluster(),
-    buildRunner("kernel/process/slurm/run-attempt.ts", mkdtempSync(join(tmpdir(), "lomi-runner-")))
-  ])
-  cluster = started
-  world = makeWorld(runner)
+  ;({ cluster, world } = await startClusterAndWorld())
 }, 180_000)
 
 afterAll(async () => {

@@ -6,8 +6,7 @@
  * the scheduler's state: PENDING while it is held, RUNNING once released,
  * and it leaves the list once it ended.
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { HttpServer } from "@effect/platform"
 import { Context, Effect, Layer } from "effect"
@@ -24,20 +23,14 @@ import { slurmExecutorLayer } from "../../kernel/process/slurm/layer.ts"
 import { allocatorLayer } from "../../kernel/runtime.ts"
 import type { JobStore } from "../../kernel/store/jobs.ts"
 import { dataReady, integrationConfig, memoryPorts, quiet, waitForRows, waitForState } from "../integration/support.ts"
-import { type SlurmCluster, startSlurmCluster } from "./cluster.ts"
-import { buildRunner } from "./runner-build.ts"
-import { makeWorld, pipelineScript, slurmConfig, type World } from "./support.ts"
+import type { SlurmCluster } from "./cluster.ts"
+import { pipelineScript, slurmConfig, type World, startClusterAndWorld } from "./support.ts"
 
 let cluster: SlurmCluster
 let world: World
 
 beforeAll(async () => {
-  const [started, runner] = await Promise.all([
-    startSlurmCluster(),
-    buildRunner("kernel/process/slurm/run-attempt.ts", mkdtempSync(join(tmpdir(), "lomi-runner-")))
-  ])
-  cluster = started
-  world = makeWorld(runner)
+  ;({ cluster, world } = await startClusterAndWorld())
 }, 180_000)
 
 afterAll(async () => {

@@ -132,3 +132,14 @@ export const jobState = async (cluster: SlurmCluster, jobId: string): Promise<st
   const state = r.stdout.trim()
   return r.code === 0 && state !== "" ? state : undefined
 }
+
+/** The cluster and a world whose attempt runner is freshly built, started side by side (a test file's beforeAll). */
+export const startClusterAndWorld = async (): Promise<{ cluster: SlurmCluster; world: World }> => {
+  const { startSlurmCluster } = await import("./cluster.ts")
+  const { buildRunner } = await import("./runner-build.ts")
+  const [cluster, runner] = await Promise.all([
+    startSlurmCluster(),
+    buildRunner("kernel/process/slurm/run-attempt.ts", mkdtempSync(join(tmpdir(), "lomi-runner-")))
+  ])
+  return { cluster, world: makeWorld(runner) }
+}
