@@ -8,6 +8,8 @@
  * so stopping and restarting "the same emulator" needs a fresh server around
  * the old state, on the same port. That is what `stop` / `start` do; they let
  * tests and demos cut Firestore off and bring it back with its data intact.
+ * The state's query listens send changes only, as Firestore does
+ * (delta-listen.ts).
  *
  * Acquiring the emulator also points firebase-admin at it
  * (FIRESTORE_EMULATOR_HOST, restored on release) and writes the
@@ -15,11 +17,11 @@
  */
 import { mkdir, rm, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
-import { FirestoreState } from "@firestore-emulator/server"
 import { Server, ServerCredentials } from "@grpc/grpc-js"
 import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { FirestoreError, FirestorePort } from "../ports/firestore.ts"
+import { DeltaListenState } from "./delta-listen.ts"
 import { acquireDocEditor } from "./doc-editor.ts"
 import { emulatorHostFile, formatEmulatorHost } from "./emulator-host.ts"
 import { EmulatorService } from "./emulator-service.ts"
@@ -91,9 +93,9 @@ export const startEmbeddedEmulator = (
   options: EmbeddedEmulatorOptions
 ): Effect.Effect<EmbeddedEmulator, FirestoreError, Scope.Scope> =>
   Effect.gen(function* () {
-    const state = new FirestoreState()
     const clock = yield* Effect.clock
     const now = () => new Date(clock.unsafeCurrentTimeMillis())
+    const state = new DeltaListenState(now)
     let running: Server | undefined
 
     const listen = (port: number) =>
