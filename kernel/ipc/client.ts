@@ -10,6 +10,10 @@
  * (callers decide whether to wait with `awaitConnected`); a call with no
  * answer within its timeout fails the same way. Events are handed to
  * `onEvent` one at a time, in order.
+ *
+ * Call timeouts are kept as deadlines beside the pending calls and swept
+ * every 100 ms by one fiber: a timeout raced per call forked a fiber and
+ * armed a timer for every Start and Acknowledge of every job.
  */
 import type * as net from "node:net"
 import { Data, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Schema, type Scope } from "effect"
@@ -41,6 +45,14 @@ export interface ConnectOptions<Req extends Schema.TaggedRequest.All, ReqI, Ev, 
 
 type Answer = { readonly exit: unknown } | { readonly bad: string }
 
+interface PendingCall {
+  readonly deadline: number
+  readonly limit: Duration.Duration
+  readonly settle: (outcome: Effect.Effect<Answer, IpcUnavailable>) => void
+}
+
+const SWEEP_EVERY = Duration.millis(100)
+
 /** Events queued beyond this pause the socket until the consumer catches up. */
 const eventHighWater = 1024
 
@@ -54,7 +66,8 @@ export const connect = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
     const decodeEvent = Schema.decodeUnknownEither(options.protocol.events)
     const encodeRequest = Schema.encodeEither(options.protocol.requests)
     const events = yield* Queue.unbounded<Ev>()
-    const pending = new Map<number, (answer: Answer | undefined) => void>()
+    const pending = new Map<number, PendingCall>()
+    const clock = yield* Effect.clock
     let current: net.Socket | undefined
     let nextId = 1
     const connected = yield* Ref.make(yield* Deferred.make<void>())
@@ -73,8 +86,19 @@ export const connect = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
     const failPending = () => {
       const waiting = [...pending.values()]
       pending.clear()
-      for (const resume of waiting) resume(undefined)
+      const closed = Effect.fail(new IpcUnavailable({ message: `connection to ${options.socketPath} closed` }))
+      for (const call of waiting) call.settle(closed)
     }
+
+    const failOverdue = Effect.sync(() => {
+      const now = clock.unsafeCurrentTimeMillis()
+      for (const [id, call] of pending) {
+        if (call.deadline > now) continue
+        pending.delete(id)
+        call.settle(Effect.fail(new IpcUnavailable({ message: `no answer from ${options.socketPath} within ${Duration.format(call.limit)}` })))
+      }
+    })
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(SWEEP_EVERY), failOverdue)))
 
     const onFrame = (socket: net.Socket) => (line: string) => {
       const frame = decodeServerFrame(line)
@@ -88,10 +112,10 @@ export const connect = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
         }
         return
       }
-      const resume = pending.get(value.id)
-      if (resume === undefined) return
+      const call = pending.get(value.id)
+      if (call === undefined) return
       pending.delete(value.id)
-      resume("exit" in value ? { exit: value.exit } : { bad: value.bad })
+      call.settle(Effect.succeed("exit" in value ? { exit: value.exit } : { bad: value.bad }))
     }
 
     const session = (socket: net.Socket) =>
@@ -136,20 +160,18 @@ export const connect = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
       }).pipe(Effect.zipRight(Fiber.interrupt(fiber)))
     )
 
-    const send = (id: number, encoded: unknown) =>
+    const send = (id: number, encoded: unknown, limit: Duration.Duration) =>
       Effect.async<Answer, IpcUnavailable>((resume) => {
         const socket = current
         if (socket === undefined) {
           resume(Effect.fail(new IpcUnavailable({ message: `not connected to ${options.socketPath}` })))
           return
         }
-        pending.set(id, (answer) =>
-          resume(
-            answer === undefined
-              ? Effect.fail(new IpcUnavailable({ message: `connection to ${options.socketPath} closed` }))
-              : Effect.succeed(answer)
-          )
-        )
+        pending.set(id, {
+          deadline: clock.unsafeCurrentTimeMillis() + Duration.toMillis(limit),
+          limit,
+          settle: resume
+        })
         corkForTick(socket)
         socket.write(`${JSON.stringify({ id, req: encoded })}\n`)
         return Effect.sync(() => {
@@ -162,13 +184,7 @@ export const connect = <Req extends Schema.TaggedRequest.All, ReqI, Ev, EvI, R>(
         const encoded = yield* Effect.orDie(encodeRequest(request))
         const id = nextId++
         const limit = timeout === undefined ? callTimeout : Duration.decode(timeout)
-        const answer = yield* send(id, encoded).pipe(
-          Effect.timeoutFail({
-            duration: limit,
-            onTimeout: () =>
-              new IpcUnavailable({ message: `no answer from ${options.socketPath} within ${Duration.format(limit)}` })
-          })
-        )
+        const answer = yield* send(id, encoded, limit)
         if ("bad" in answer) return yield* Effect.dieMessage(`request refused by the server: ${answer.bad}`)
         const exit = answers.decode(request)(answer.exit)
         if (exit._tag === "Left") return yield* new IpcUnavailable({ message: `undecodable answer: ${oneLine(exit.left.message)}` })

@@ -112,6 +112,35 @@ describe("ipc", () => {
     )
   )
 
+  it.live("fails a call the server never answers once its timeout has passed, and still answers the next", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const socketPath = socketIn()
+        const silent = net.createServer((socket) => {
+          socket.setEncoding("utf8")
+          // Answers a Double of 0 and nothing else.
+          socket.on("data", (chunk: string) => {
+            for (const line of chunk.split("\n").filter((l) => l !== "")) {
+              const frame = JSON.parse(line) as { id: number; req: { n: number } }
+              if (frame.req.n === 0) socket.write(`${JSON.stringify({ id: frame.id, exit: { _tag: "Success", value: 0 } })}\n`)
+            }
+          })
+        })
+        yield* Effect.acquireRelease(
+          Effect.async<void>((resume) => void silent.listen(socketPath, () => resume(Effect.void))),
+          () => Effect.sync(() => silent.close())
+        )
+        const client = yield* connect({ socketPath, protocol: Test })
+        yield* client.awaitConnected("5 seconds")
+        const unanswered = yield* Effect.flip(client.call(new Double({ n: 1 }), "300 millis"))
+        expect(unanswered).toBeInstanceOf(IpcUnavailable)
+        expect(unanswered.message).toContain("no answer from")
+        expect(unanswered.message).toContain("within 300ms")
+        expect(yield* client.call(new Double({ n: 0 }), "5 seconds")).toBe(0)
+      })
+    )
+  )
+
   it.live("fails calls while the server is gone, redials it, and re-runs onConnect", () =>
     Effect.gen(function* () {
       const socketPath = socketIn()
