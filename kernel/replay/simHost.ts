@@ -15,7 +15,7 @@
  * Exits recorded while no allocator follows them stay until acknowledged.
  * A second client of the same host (a restarted allocator) sees the same runs.
  */
-import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Ref, type Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, type Scope } from "effect"
 import {
   Executor,
   type ExecutorShape,
@@ -63,36 +63,29 @@ export interface SimHostShape {
 
 export class SimHost extends Context.Tag("kernel/replay/SimHost")<SimHost, SimHostShape>() {}
 
+// The host's books are plain mutable maps, touched only inside Effect.sync: a replay runs on one thread,
+// and copying a whole map per run (the Ref-of-immutable-Map version) made each start cost O(history).
 const makeSimHost = (scope: Scope.Scope) =>
   Effect.gen(function* () {
-    const scripts = yield* Ref.make<ReadonlyMap<string, ReadonlyArray<SimOutcome>>>(new Map())
-    const runs = yield* Ref.make<ReadonlyMap<number, HostRun>>(new Map())
-    const unavailable = yield* Ref.make(false)
+    const scripts = new Map<string, Array<SimOutcome>>()
+    const runs = new Map<number, HostRun>()
+    let unavailable = false
     /** A request to a host that does not answer changes nothing. */
     const answer = <A>(request: Effect.Effect<A>): Effect.Effect<A, ExecutorUnavailable> =>
-      Effect.flatMap(Ref.get(unavailable), (down) =>
-        down ? Effect.fail(new ExecutorUnavailable({ message: "the execution host does not answer (simulated)" })) : request
+      Effect.suspend(() =>
+        unavailable ? Effect.fail(new ExecutorUnavailable({ message: "the execution host does not answer (simulated)" })) : request
       )
 
     const takeNext = (docId: string) =>
-      Ref.modify(scripts, (m): [SimOutcome, ReadonlyMap<string, ReadonlyArray<SimOutcome>>] => {
-        const [next, ...rest] = m.get(docId) ?? []
-        return [next ?? DEFAULT_OUTCOME, new Map([...m, [docId, rest]])]
-      })
-
-    const update = (runId: number, f: (run: HostRun) => HostRun) =>
-      Ref.update(runs, (m) => {
-        const run = m.get(runId)
-        return run === undefined ? m : new Map([...m, [runId, f(run)]])
-      })
+      Effect.sync((): SimOutcome => scripts.get(docId)?.shift() ?? DEFAULT_OUTCOME)
 
     /** Ends a running run once; a run that already ended keeps its first ending. */
     const end = (runId: number, ending: Ended) =>
-      Effect.gen(function* () {
-        const run = (yield* Ref.get(runs)).get(runId)
-        if (run === undefined || run.status._tag !== "Running") return
-        yield* update(runId, (r) => ({ ...r, status: ending, timer: undefined }))
-        yield* Deferred.succeed(run.ended, ending)
+      Effect.suspend(() => {
+        const run = runs.get(runId)
+        if (run === undefined || run.status._tag !== "Running") return Effect.void
+        runs.set(runId, { ...run, status: ending, timer: undefined })
+        return Deferred.succeed(run.ended, ending)
       })
 
     const exitWith = (runId: number, exit: PipelineExit) => end(runId, { _tag: "Exited", exit })
@@ -102,12 +95,12 @@ const makeSimHost = (scope: Scope.Scope) =>
     const executor: ExecutorShape = {
       start: (spec) =>
         answer(Effect.gen(function* () {
-          const known = (yield* Ref.get(runs)).get(spec.runId)
+          const known = runs.get(spec.runId)
           if (known !== undefined) return known.status
           const outcome = yield* takeNext(spec.docId)
           const ended = yield* Deferred.make<Ended>()
           const startedAt = isoFromMillis(yield* Clock.currentTimeMillis)
-          yield* Ref.update(runs, (m) => new Map([...m, [spec.runId, { spec, startedAt, status: { _tag: "Running" }, ended, timer: undefined }]]))
+          runs.set(spec.runId, { spec, startedAt, status: { _tag: "Running" }, ended, timer: undefined })
           if (outcome._tag === "Exit") {
             const exit: PipelineExit = {
               code: outcome.code,
@@ -116,38 +109,35 @@ const makeSimHost = (scope: Scope.Scope) =>
             }
             // The pipeline's own clock runs in the host, whatever happens to the caller.
             const timer = yield* Effect.sleep(outcome.after).pipe(Effect.zipRight(exitWith(spec.runId, exit)), Effect.forkIn(scope))
-            yield* update(spec.runId, (r) => (r.status._tag === "Running" ? { ...r, timer } : r))
+            const run = runs.get(spec.runId)
+            if (run !== undefined && run.status._tag === "Running") runs.set(spec.runId, { ...run, timer })
           }
           return { _tag: "Running" } as const
         })),
       awaitExit: (runId) =>
-        answer(Effect.gen(function* () {
-          const run = (yield* Ref.get(runs)).get(runId)
-          if (run === undefined) return { _tag: "Lost", message: `the execution host has no record of run ${runId}` } as const
-          if (run.status._tag === "Running") return yield* Deferred.await(run.ended)
-          return run.status as Ended
+        answer(Effect.suspend(() => {
+          const run = runs.get(runId)
+          if (run === undefined) return Effect.succeed({ _tag: "Lost", message: `the execution host has no record of run ${runId}` } as const)
+          if (run.status._tag === "Running") return Deferred.await(run.ended)
+          return Effect.succeed(run.status as Ended)
         })),
       kill: (runId, _grace) =>
-        answer(Effect.gen(function* () {
-          const run = (yield* Ref.get(runs)).get(runId)
-          if (run === undefined || run.status._tag !== "Running") return
-          yield* stopTimer(run)
+        answer(Effect.suspend(() => {
+          const run = runs.get(runId)
+          if (run === undefined || run.status._tag !== "Running") return Effect.void
           // A simulated pipeline obeys SIGTERM at once.
-          yield* exitWith(runId, { code: null, signal: "SIGTERM" })
+          return Effect.zipRight(stopTimer(run), exitWith(runId, { code: null, signal: "SIGTERM" }))
         })),
       status: (runIds) =>
-        answer(Effect.map(Ref.get(runs), (m) => new Map(runIds.map((id): [number, RunStatus] => [id, m.get(id)?.status ?? { _tag: "Unknown" }])))),
+        answer(Effect.sync(() => new Map(runIds.map((id): [number, RunStatus] => [id, runs.get(id)?.status ?? { _tag: "Unknown" }])))),
       acknowledge: (runId) =>
-        answer(Ref.update(runs, (m) => {
-          const run = m.get(runId)
-          if (run === undefined || run.status._tag === "Running") return m
-          const rest = new Map(m)
-          rest.delete(runId)
-          return rest
+        answer(Effect.sync(() => {
+          const run = runs.get(runId)
+          if (run !== undefined && run.status._tag !== "Running") runs.delete(runId)
         })),
       live: answer(
-        Effect.map(Ref.get(runs), (m) =>
-          [...m.values()]
+        Effect.sync(() =>
+          [...runs.values()]
             .filter((r) => r.status._tag === "Running")
             .map((r): LiveRun => ({ runId: r.spec.runId, docId: r.spec.docId, startedAt: r.startedAt }))
         )
@@ -155,15 +145,21 @@ const makeSimHost = (scope: Scope.Scope) =>
     }
 
     const host: SimHostShape = {
-      append: (docId, outcomes) => Ref.update(scripts, (m) => new Map([...m, [docId, [...(m.get(docId) ?? []), ...outcomes]]])),
-      crash: Effect.gen(function* () {
-        for (const run of (yield* Ref.get(runs)).values()) {
-          if (run.status._tag !== "Running") continue
-          yield* stopTimer(run)
-          yield* end(run.spec.runId, { _tag: "Lost", message: LOST_IN_CRASH })
-        }
-      }),
-      setUnavailable: (down) => Ref.set(unavailable, down)
+      append: (docId, outcomes) =>
+        Effect.sync(() => {
+          scripts.set(docId, [...(scripts.get(docId) ?? []), ...outcomes])
+        }),
+      crash: Effect.suspend(() =>
+        Effect.forEach(
+          [...runs.values()].filter((run) => run.status._tag === "Running"),
+          (run) => Effect.zipRight(stopTimer(run), end(run.spec.runId, { _tag: "Lost", message: LOST_IN_CRASH })),
+          { discard: true }
+        )
+      ),
+      setUnavailable: (down) =>
+        Effect.sync(() => {
+          unavailable = down
+        })
     }
     return Context.make(Executor, executor).pipe(Context.add(SimHost, host))
   })
