@@ -127,10 +127,12 @@ describe("ipc", () => {
           })
         })
         yield* Effect.acquireRelease(
-          Effect.async<void>((resume) => void silent.listen(socketPath, () => resume(Effect.void))),
+          Effect.async<void, never, never>((resume) => {
+            silent.listen(socketPath, () => resume(Effect.void))
+          }),
           () => Effect.sync(() => silent.close())
         )
-        const client = yield* connect({ socketPath, protocol: Test })
+        const client = yield* connect({ socketPath, protocol: Test, onEvent: () => Effect.void })
         yield* client.awaitConnected("5 seconds")
         const unanswered = yield* Effect.flip(client.call(new Double({ n: 1 }), "300 millis"))
         expect(unanswered).toBeInstanceOf(IpcUnavailable)
