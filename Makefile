@@ -77,7 +77,13 @@ $(UI_STAMP): ui/index.html ui/vite.config.ts $(shell find ui/src -type f) $(NODE
 	npx vite build --config ui/vite.config.ts 1>&2
 	@touch $@
 
-build: $(BUNDLE_STAMP) $(UI_STAMP) $(MONITOR)
+# The replay CLI, compiled like the processes: `make replay` runs JavaScript, not tsx (tsx alone held
+# ~100 MB of compiler state and re-transpiled on every run). Rebuilt when the kernel or the replay changes.
+REPLAY_BUNDLE := dist/kernel/replay/cli.js
+$(REPLAY_BUNDLE): $(BUNDLE_SOURCES) $(wildcard kernel/replay/*.ts) $(NODE_STAMP)
+	node scripts/build.mjs kernel/replay/cli.ts 1>&2
+
+build: $(BUNDLE_STAMP) $(UI_STAMP) $(MONITOR) $(REPLAY_BUNDLE)
 
 ui: $(UI_STAMP)
 
@@ -95,8 +101,8 @@ run: deps system-deps build
 fuzz: deps
 	LOMI_FUZZ_RUNS=$(or $(RUNS),500) $(if $(SEED),LOMI_FUZZ_SEED=$(SEED),) npx vitest run test/fuzz
 
-replay: deps
-	@$(TSX) kernel/replay/cli.ts "$(FIXTURE)"
+replay: deps $(REPLAY_BUNDLE)
+	@node $(REPLAY_BUNDLE) "$(FIXTURE)"
 
 replay-update: deps
 	$(TSX) kernel/replay/updateGoldens.ts
