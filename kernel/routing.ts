@@ -53,7 +53,8 @@ const describe = (outcome: Outcome) =>
 const exitCodeOf = (outcome: Outcome): number | null =>
   outcome._tag === "Exited" || outcome._tag === "ExecutorFailed" ? outcome.code : null
 
-export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string) =>
+/** Stores an attempt's outcome; answers the route it took. */
+export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string): Effect.Effect<Route, never, JobStore | TunableStore | PermanentFailure> =>
   Effect.gen(function* () {
     const jobs = yield* JobStore
     const t = yield* (yield* TunableStore).get
@@ -65,7 +66,8 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string) =>
 
     switch (route) {
       case "succeeded":
-        return yield* jobs.succeed(run.id, 0).pipe(Effect.flatMap(lost))
+        yield* jobs.succeed(run.id, 0).pipe(Effect.flatMap(lost))
+        return route
       case "temp_failed":
         return yield* jobs
           .endWithFollowUp(run.id, "running", "temp_failed", { exitCode, errorMessage: "inputs not there yet" }, {
@@ -74,7 +76,7 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string) =>
             scheduledRunAt: yield* isoAfter(t.TEMP_FAIL_RETRY_DELAY_SECONDS),
             notes: null
           })
-          .pipe(Effect.flatMap(lost))
+          .pipe(Effect.flatMap(lost), Effect.as(route))
       case "failed_retrying":
         return yield* jobs
           .endWithFollowUp(run.id, "running", "failed_retrying", { exitCode, errorMessage: describe(outcome) }, {
@@ -83,7 +85,7 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string) =>
             scheduledRunAt: yield* isoAfter(t.RETRY_DELAY_SECONDS),
             notes: null
           })
-          .pipe(Effect.flatMap(lost))
+          .pipe(Effect.flatMap(lost), Effect.as(route))
       case "lost_retrying":
         return yield* jobs
           .endWithFollowUp(run.id, "running", "failed_retrying", { exitCode, errorMessage: describe(outcome) }, {
@@ -92,7 +94,7 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string) =>
             scheduledRunAt: yield* nowIso,
             notes: "recovered"
           })
-          .pipe(Effect.flatMap(lost))
+          .pipe(Effect.flatMap(lost), Effect.as(route))
       case "exhausted":
         yield* failure.failPermanently({
           run,
@@ -103,6 +105,6 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string) =>
           onWriteFailure: "sync_retry",
           logFile
         })
-        return
+        return route
     }
   })

@@ -74,10 +74,10 @@ const store = (run: JobRun, ended: Ended) =>
     const logFile = runLogFile(config.dataDir, row.doc_id, row.id, row.attempt)
     const patientOcr = row.patient_id === null ? undefined : ocrOutputFile(config.paths.userDataDir, row.patient_id)
     const keepsOcr = outcome._tag === "Exited" && outcome.code === 0 && row.service === "Omni-Health"
-    yield* untilStored(
+    const route = yield* untilStored(
       `outcome of run ${run.id}`,
       routeOutcome(row, outcome, logFile).pipe(
-        Effect.zipRight(
+        Effect.tap(() =>
           keepsOcr && patientOcr !== undefined
             ? Effect.flatMap(RunFiles, (files) => files.exists(patientOcr)).pipe(
                 Effect.flatMap((present) => (present ? ocr.put(row.doc_id, row.id, patientOcr) : Effect.void))
@@ -86,6 +86,8 @@ const store = (run: JobRun, ended: Ended) =>
         )
       )
     )
+    // Every other route ends the row in the statement that stored it.
+    if (route !== "exhausted") return
     // A Failed write deferred by an outage keeps the row running: the exit stays unacknowledged until it lands.
     yield* untilStored(`run ${run.id}`, Effect.map(jobs.byId(run.id), (r) => Option.isSome(r) && r.value.state === "running")).pipe(
       Effect.repeat({ schedule: WHILE_DEFERRED, while: (stillRunning) => stillRunning })
