@@ -236,6 +236,9 @@ export const replay = (fixture: Fixture) =>
       const clock = new VirtualClock(fixture.start)
       return Effect.scoped(runFixture(fixture, dir, clock)).pipe(
         Effect.withClock(clock),
+        // Nobody reads a replay's spans (they are not part of the result): without the tracer every
+        // SQL statement and withSpan skips building a span and reading the clock twice for it.
+        Effect.withTracerEnabled(false),
         // Fibers resume on microtasks only: the default scheduler's occasional timer-based
         // yield could let work slip past settle's quiet turns.
         Effect.withScheduler(new Scheduler.MixedScheduler(Number.MAX_SAFE_INTEGER))
