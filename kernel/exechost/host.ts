@@ -7,17 +7,26 @@
  * Ordering rules:
  * - the record (spec.json) is written before the monitor is spawned, so any
  *   monitor a restarted host finds has a record;
- * - an outcome is reported only after the monitor's `exit` is fsynced and
- *   `final.json` is written (atomically, not fsynced: after a machine crash it
- *   is computed again from `exit`, since Launcher.finish is idempotent and
- *   keeps its own journal); reported again to every new connection until
- *   acknowledged;
+ * - an outcome is reported only after the monitor's `exit` is fsynced;
+ *   reported again to every new connection until acknowledged. An Exited
+ *   outcome is kept in memory only: a restarted host computes it again from
+ *   `exit`, since Launcher.finish is idempotent and keeps its own record (the
+ *   sandbox's outcome.json and commit journal); that saves a file write and
+ *   rename on every run's exit path. A Lost one is written to `final.json`
+ *   (atomically, not fsynced) before it is reported: finishing it again would
+ *   signal a process group whose id may be someone else's by then;
  * - finishing is idempotent (Launcher.finish may run twice after a crash);
  * - "monitor gone and no exit file" is the only way a run is Lost
  *   (podman's rule); the monitor writes its exit file before it exits.
+ * - the monitor's record (`monitor`, its pid and start time) is written by the
+ *   fork server before it answers (spawnMonitor.ts), so before Start is answered;
+ * - Acknowledge renames the record dir into `acked/` (one rename: neither a
+ *   restarted host nor the kernel's listing sees an acknowledged run again) and
+ *   answers; the removal itself is batched off the event loop (the fork
+ *   server's remover), and a start-up sweeps what a crash left in `acked/`.
  * A monitor's end is seen by the fork server's exit report (monitors this
- * host started, spawnMonitor.ts), an fs.watch on the run dir, and a once-a-second sweep that also
- * covers monitors adopted from an earlier host.
+ * host started), or, for monitors adopted from an earlier host, an fs.watch on
+ * the run dir; a once-a-second sweep covers both.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -34,7 +43,7 @@ import type { LiveRun, PipelineExit, RunStatus, SpawnError } from "../ports/exec
 import { endGroup } from "../process/group.ts"
 import { ProcessSampler, processSamplerLayer } from "../processStats.ts"
 import type { Launcher, RawExit } from "../process/launch.ts"
-import { findMonitors, isAlive, startTimeOf } from "./procs.ts"
+import { findMonitors, isAlive } from "./procs.ts"
 import {
   hasRawExit,
   listRuns,
@@ -45,8 +54,8 @@ import {
   removeRun,
   runDir,
   runsRoot,
+  ackedRoot,
   writeFinal,
-  writeMonitor,
   writeRecord,
   type FinalRecord,
   type RunRecord
@@ -56,8 +65,11 @@ import { makeMonitorSpawner } from "./spawnMonitor.ts"
 export interface HostOptions {
   readonly dataDir: string
   readonly monitorPath: string
-  /** The launcher for plain (false) or sandboxed (true) runs; fails when that kind cannot run here. */
-  readonly launcherFor: (sandbox: boolean) => Effect.Effect<Launcher, SpawnError>
+  /**
+   * The launcher for plain (false) or sandboxed (true) runs; fails when that kind cannot run here.
+   * `discard` removes a directory nobody reads any more beside the host (the fork server's remover).
+   */
+  readonly launcherFor: (sandbox: boolean, discard: (dir: string) => void) => Effect.Effect<Launcher, SpawnError>
   /** The monitor's grace between SIGTERM and SIGKILL at a time limit. Default 3 s. */
   readonly graceMs?: number
   /** How often monitors are checked for liveness besides the events. Default 1 s. */
@@ -93,13 +105,17 @@ const eventOf = (runId: number, final: FinalRecord): HostEvent =>
 export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope.Scope> =>
   Effect.gen(function* () {
     const root = runsRoot(path.resolve(options.dataDir))
+    const acked = ackedRoot(root)
     fs.mkdirSync(root, { recursive: true })
+    fs.mkdirSync(acked, { recursive: true })
     const graceMs = options.graceMs ?? 3000
     const runs = new Map<number, Tracked>()
     const starting = new Map<number, Deferred.Deferred<RunStatus, StartRefused>>()
     let publish: (event: HostEvent) => void = () => undefined
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const spawner = yield* makeMonitorSpawner(options.monitorPath)
+    const launcherFor = (sandbox: boolean) => options.launcherFor(sandbox, spawner.discard)
+    let ackSequence = 0
     // The host's own gauges (Stats), sampled here: /metrics shows the host beside the kernel and dashboard.
     const sampler = Context.get(yield* Layer.build(processSamplerLayer("exechost")), ProcessSampler)
 
@@ -110,7 +126,7 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
 
     const finishWith = (t: Tracked, raw: RawExit | undefined): Effect.Effect<FinalRecord> =>
       Effect.gen(function* () {
-        const launcher = yield* Effect.either(options.launcherFor(t.record.sandbox))
+        const launcher = yield* Effect.either(launcherFor(t.record.sandbox))
         if (raw === undefined) {
           // Without its monitor nobody would record this pipeline's end, and the kernel will run the
           // attempt again: end what is left of it first.
@@ -142,12 +158,14 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
         return Effect.gen(function* () {
           // Read after the monitor is gone or its file exists: a missing file now means none will come.
           const final = yield* finishWith(t, readRawExit(t.dir))
-          const written = yield* Effect.either(writeFinal(t.dir, final))
-          if (written._tag === "Left") {
-            // Not reported until it is on disk; the sweep tries again.
-            yield* Effect.logError(`cannot record the outcome of run ${t.runId}: ${written.left.message}`)
-            t.phase = "running"
-            return
+          if (final._tag === "Lost") {
+            const written = yield* Effect.either(writeFinal(t.dir, final))
+            if (written._tag === "Left") {
+              // Not reported until it is on disk; the sweep tries again.
+              yield* Effect.logError(`cannot record the outcome of run ${t.runId}: ${written.left.message}`)
+              t.phase = "running"
+              return
+            }
           }
           t.final = final
           t.phase = "done"
@@ -189,6 +207,8 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
       })
 
     // --- adoption of what an earlier host left ---
+    // Acknowledged records whose removal a crash (or the host's exit) cut short.
+    for (const name of fs.readdirSync(acked)) spawner.discard(path.join(acked, name))
     const found = findMonitors(options.monitorPath, root)
     const toSettle: Array<Tracked> = []
     for (const runId of listRuns(root)) {
@@ -219,7 +239,7 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
     yield* Effect.forEach(toSettle, settle, { discard: true })
     const liveIds = new Set([...runs.values()].filter((t) => t.phase === "running").map((t) => t.runId))
     for (const sandbox of [false, true]) {
-      const launcher = yield* Effect.either(options.launcherFor(sandbox))
+      const launcher = yield* Effect.either(launcherFor(sandbox))
       if (launcher._tag === "Right") {
         const removed = yield* launcher.right.recover(liveIds)
         if (removed > 0) yield* Effect.log(`removed ${removed} stale scratch dir(s)`)
@@ -246,24 +266,22 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
       Effect.gen(function* () {
         const { spec, sandbox } = request
         const refuse = (message: string) => new StartRefused({ message })
-        const launcher = yield* Effect.mapError(options.launcherFor(sandbox), (e) => refuse(e.message))
+        const launcher = yield* Effect.mapError(launcherFor(sandbox), (e) => refuse(e.message))
         const launch = yield* Effect.mapError(launcher.prepare(spec), (e) => refuse(e.message))
         const dir = runDir(root, spec.runId)
         const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
         const record: RunRecord = { spec, sandbox, startedAt, graceMs }
         yield* Effect.mapError(writeRecord(dir, record), (e) => refuse(`cannot write the run record: ${e.message}`))
-        const pid = yield* Effect.try(() => fs.mkdirSync(path.dirname(spec.logFile), { recursive: true })).pipe(
+        const monitor = yield* Effect.try(() => fs.mkdirSync(path.dirname(spec.logFile), { recursive: true })).pipe(
           Effect.zipRight(spawner.spawn({ monitorPath: options.monitorPath, runDir: dir, logFile: spec.logFile, graceMs, launch })),
           Effect.tapError(() => removeRun(dir)),
           Effect.mapError((e) => refuse(`cannot start the pipeline's monitor: ${errorText(e)}`))
         )
-        const startTime = startTimeOf(pid)
-        yield* Effect.ignore(writeMonitor(dir, pid, startTime))
-        const t = yield* track(spec.runId, dir, record, { pid, startTime })
-        spawner.onExit(pid, () => settleSoon(t))
-        watch(t)
-        publish({ _tag: "Started", runId: spec.runId, pid })
-        return { _tag: "Running", pid } as const
+        const t = yield* track(spec.runId, dir, record, monitor)
+        // Its exit is reported by the spawner (after the exit file is fsynced): no watch needed.
+        spawner.onExit(monitor.pid, () => settleSoon(t))
+        publish({ _tag: "Started", runId: spec.runId, pid: monitor.pid })
+        return { _tag: "Running", pid: monitor.pid } as const
       })
 
     const start = (request: Start): Effect.Effect<RunStatus, StartRefused> =>
@@ -327,9 +345,13 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
           runs.delete(r.runId)
           // The launcher's leftovers (a sandbox run dir with its outcome) go first: once the
           // record is gone, nothing would ever ask for this run again.
-          const launcher = yield* Effect.either(options.launcherFor(t.record.sandbox))
+          const launcher = yield* Effect.either(launcherFor(t.record.sandbox))
           if (launcher._tag === "Right") yield* launcher.right.release(r.runId)
-          yield* removeRun(t.dir)
+          // One rename now; the removal beside the host.
+          const away = path.join(acked, `${r.runId}-${process.pid}-${++ackSequence}`)
+          const moved = yield* Effect.try(() => fs.renameSync(t.dir, away)).pipe(Effect.isSuccess)
+          if (moved) spawner.discard(away)
+          else yield* removeRun(t.dir)
         }),
       Live: () =>
         Effect.sync(() =>

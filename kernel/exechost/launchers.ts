@@ -17,7 +17,10 @@ import { sandboxLauncherOptionsFromConfig } from "../process/sandbox.ts"
 import { makeSandboxLauncher } from "../process/sandbox/launcher.ts"
 import { checkBwrap } from "../process/select.ts"
 
-export const hostLaunchers = (config: StaticConfig, configFile?: string): ((sandbox: boolean) => Effect.Effect<Launcher, SpawnError>) => {
+export const hostLaunchers = (
+  config: StaticConfig,
+  configFile?: string
+): ((sandbox: boolean, discard?: (dir: string) => void) => Effect.Effect<Launcher, SpawnError>) => {
   const timeLimitSeconds = Object.fromEntries(
     Object.entries(config.services).map(([name, service]) => [name, service.limits?.timeLimitSeconds])
   )
@@ -29,7 +32,7 @@ export const hostLaunchers = (config: StaticConfig, configFile?: string): ((sand
     timeLimitSeconds
   })
   let sandbox: Launcher | undefined
-  const sandboxed = Effect.suspend(() =>
+  const sandboxed = (discard: ((dir: string) => void) | undefined) => Effect.suspend(() =>
     sandbox !== undefined
       ? Effect.succeed(sandbox)
       : checkBwrap(config.sandbox.bwrapPath).pipe(
@@ -37,14 +40,15 @@ export const hostLaunchers = (config: StaticConfig, configFile?: string): ((sand
             sandbox = makeSandboxLauncher({
               ...sandboxLauncherOptionsFromConfig(config, { bwrapPath, ...(configFile === undefined ? {} : { hidden: [configFile] }) }),
               // The host lives on, and its next start's recover removes what a crash left.
-              releaseInBackground: true
+              releaseInBackground: true,
+              ...(discard === undefined ? {} : { discard })
             })
             return sandbox
           }),
           Effect.mapError((e) => new SpawnError({ message: e.message }))
         )
   )
-  return (on) => (on ? sandboxed : Effect.succeed(plain))
+  return (on, discard) => (on ? sandboxed(discard) : Effect.succeed(plain))
 }
 
 /** LOMI_MONITOR, else `.build/lomi-monitor` in the nearest directory above this module that has one (built by make). */

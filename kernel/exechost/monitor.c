@@ -29,11 +29,25 @@
  *
  *   id runDir logFile timeLimitMs graceMs cwd nEnv env... nArgv argv...
  *
- * and is answered on stdout by "<id> <pid>\n" (or "<id> -<errno>\n").
- * "x <pid>\n" says a monitor it forked has exited (reaped). The forked
+ * and is answered on stdout by "<id> <pid> <startTime>\n" (or "<id> -<errno>\n")
+ * once the server has written "<pid> <startTime>\n" to <runDir>/monitor (the
+ * host's record of which process to follow, written here in C rather than by
+ * the host's event loop). "x <pid>\n" says a monitor it forked has exited
+ * (reaped).
+ *
+ *   rm n path...
+ *
+ * asks for n directories (released run dirs, already renamed out of the
+ * way by the host) to be removed: one forked child, niced, removes them all
+ * without following symlinks or crossing mounts, so the host's event loop
+ * does none of those unlinks and rmdirs. Not answered; its child's end is
+ * not reported. The forked
  * monitor rewrites its argument area to "<monitor> <runDir>" so a restarted
  * host finds it in /proc exactly like a spawned one (argv[1] is the run dir;
- * the padding reserves the room). stdin at EOF (the host is gone): the
+ * the padding reserves the room). A forked monitor keeps the server's stdout
+ * and, once its exit file is durable, says "e <pid>\n" there itself: the host
+ * learns of the end without waiting for the monitor's exit and the server's
+ * reaping (one process hop fewer; a loaded machine charges for each). stdin at EOF (the host is gone): the
  * server exits; its monitors go on, reparented like any orphan.
  */
 #define _GNU_SOURCE
@@ -45,8 +59,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,6 +78,17 @@ static const char *names[] = {
   [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH", [SIGIO] = "SIGIO",
   [SIGPWR] = "SIGPWR", [SIGSYS] = "SIGSYS",
 };
+
+/* The host's pipe (a forked monitor only): "e <pid>\n" once the exit file is durable. */
+static int notice_fd = -1;
+
+static void notice_exit(void) {
+  if (notice_fd < 0) return;
+  signal(SIGPIPE, SIG_IGN); /* a host gone meanwhile: nobody to tell */
+  char line[32];
+  int n = snprintf(line, sizeof line, "e %d\n", (int)getpid());
+  if (write(notice_fd, line, (size_t)n) < 0) { /* the server's "x" still comes */ }
+}
 
 static long long now_ms(void) {
   struct timespec ts;
@@ -87,10 +114,10 @@ static int write_file(const char *dir, const char *name, const char *text, int s
   return rc;
 }
 
-/* Field 22 of /proc/self/stat: start time in clock ticks since boot (defeats pid reuse). */
-static unsigned long long start_time(void) {
+/* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot (defeats pid reuse). */
+static unsigned long long start_time_of(const char *stat_file) {
   char buf[1024];
-  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  int fd = open(stat_file, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
@@ -106,6 +133,8 @@ static unsigned long long start_time(void) {
   }
   return value;
 }
+
+static unsigned long long start_time(void) { return start_time_of("/proc/self/stat"); }
 
 /* The monitor proper: the caller's environment and cwd are the pipeline's. */
 static int run_monitor(const char *run_dir, const char *log_file, long long limit_ms, long long grace_ms, char **command) {
@@ -144,7 +173,9 @@ static int run_monitor(const char *run_dir, const char *log_file, long long limi
   char text[256];
   if (leader < 0) {
     snprintf(text, sizeof text, "{\"code\":127,\"signal\":null,\"timedOut\":false}\n");
-    return write_file(run_dir, "exit", text, 1) == 0 ? 0 : 1;
+    if (write_file(run_dir, "exit", text, 1) != 0) return 1;
+    notice_exit();
+    return 0;
   }
   setpgid(leader, leader);
   close(log_fd);
@@ -191,7 +222,9 @@ static int run_monitor(const char *run_dir, const char *log_file, long long limi
   } else {
     snprintf(text, sizeof text, "{\"code\":%d,\"signal\":null,\"timedOut\":%s}\n", WEXITSTATUS(status), timed_out ? "true" : "false");
   }
-  return write_file(run_dir, "exit", text, 1) == 0 ? 0 : 1;
+  if (write_file(run_dir, "exit", text, 1) != 0) return 1;
+  notice_exit();
+  return 0;
 }
 
 /* ---- fork server ---- */
@@ -205,6 +238,73 @@ struct request {
   long long limit_ms, grace_ms;
   char **env, **argv;
 };
+
+/* ---- removal of released dirs (the "rm" request) ---- */
+
+/* Removes `name` (a directory on device `dev`) under `parent`: no symlink is followed, no other mount entered. */
+static void remove_dir_at(int parent, const char *name, dev_t dev) {
+  int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == EACCES && fchmodat(parent, name, 0700, 0) == 0)
+    fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_dev != dev) { close(fd); return; } /* a mount point: left alone */
+  DIR *d = fdopendir(fd);
+  if (d == NULL) { close(fd); return; }
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    if (e->d_type == DT_DIR) remove_dir_at(fd, e->d_name, dev);
+    else if (unlinkat(fd, e->d_name, 0) != 0 && errno == EISDIR) remove_dir_at(fd, e->d_name, dev);
+  }
+  closedir(d);
+  unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+static void remove_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return;
+  if (!S_ISDIR(st.st_mode)) { unlink(path); return; }
+  remove_dir_at(AT_FDCWD, path, st.st_dev);
+}
+
+static pid_t removers[64];
+
+static int is_remover(pid_t pid) {
+  for (size_t k = 0; k < sizeof removers / sizeof removers[0]; k++)
+    if (removers[k] == pid) { removers[k] = 0; return 1; }
+  return 0;
+}
+
+/* Parses "rm n path..." at buf; returns bytes used, 0 if incomplete, -1 if malformed; forks the remover. */
+static long remove_request(char *buf, size_t len) {
+  size_t pos = 3; /* "rm\0" */
+  char *end = memchr(buf + pos, 0, len - pos);
+  if (end == NULL) return 0;
+  long n = atol(buf + pos);
+  if (n < 0 || n > 100000) return -1;
+  pos = (size_t)(end - buf) + 1;
+  size_t first = pos;
+  for (long k = 0; k < n; k++) {
+    end = memchr(buf + pos, 0, len - pos);
+    if (end == NULL) return 0;
+    pos = (size_t)(end - buf) + 1;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int fd = 0; fd < 64; fd++) close(fd); /* the server's pipes stay the server's */
+    if (nice(10) == -1) { /* best effort: removal is background work */ }
+    for (size_t at = first; at < pos; at += strlen(buf + at) + 1) remove_tree(buf + at);
+    _exit(0);
+  }
+  if (pid > 0)
+    for (size_t k = 0; k < sizeof removers / sizeof removers[0]; k++)
+      if (removers[k] == 0) { removers[k] = pid; break; }
+  return (long)pos;
+}
 
 static long parse_request(char *buf, size_t len, struct request *r) {
   char *fields[6];
@@ -256,6 +356,7 @@ static void reap(void) {
   pid_t p;
   char line[64];
   while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+    if (is_remover(p)) continue;
     snprintf(line, sizeof line, "x %d\n", (int)p);
     say(line);
   }
@@ -270,6 +371,8 @@ static pid_t fork_monitor(const struct request *r, const sigset_t *server_mask) 
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   (void)server_mask;
+  /* above the fds closed below, and never the pipeline's (close-on-exec) */
+  notice_fd = fcntl(1, F_DUPFD_CLOEXEC, 100);
   int null_fd = open("/dev/null", O_RDWR);
   if (null_fd >= 0) { dup2(null_fd, 0); dup2(null_fd, 1); dup2(null_fd, 2); if (null_fd > 2) close(null_fd); }
   for (int fd = 3; fd < 64; fd++) close(fd);
@@ -281,7 +384,8 @@ static pid_t fork_monitor(const struct request *r, const sigset_t *server_mask) 
   if (r->cwd[0] != 0 && chdir(r->cwd) != 0) {
     int log_fd = open(r->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd >= 0) dprintf(log_fd, "lomi-monitor: cannot enter %s: %s\n", r->cwd, strerror(errno));
-    write_file(r->run_dir, "exit", "{\"code\":127,\"signal\":null,\"timedOut\":false}\n", 1);
+    if (write_file(r->run_dir, "exit", "{\"code\":127,\"signal\":null,\"timedOut\":false}\n", 1) != 0) _exit(1);
+    notice_exit();
     _exit(0);
   }
   environ = r->env;
@@ -322,13 +426,31 @@ static int serve(void) {
       if (n <= 0) return 0; /* the host is gone */
       len += (size_t)n;
       for (;;) {
+        if (len >= 3 && memcmp(buf, "rm\0", 3) == 0) {
+          long used = remove_request(buf, len);
+          if (used == 0) break;
+          if (used < 0) { say("? malformed request\n"); return 2; }
+          memmove(buf, buf + used, len - (size_t)used);
+          len -= (size_t)used;
+          continue;
+        }
         struct request r;
         long used = parse_request(buf, len, &r);
         if (used == 0) break;
         if (used < 0) { say("? malformed request\n"); return 2; }
         pid_t pid = fork_monitor(&r, &mask);
         char line[128];
-        snprintf(line, sizeof line, "%s %d\n", r.id, pid < 0 ? -errno : (int)pid);
+        if (pid < 0) {
+          snprintf(line, sizeof line, "%s %d\n", r.id, -errno);
+        } else {
+          /* The host's record of the monitor, before the answer: a host that dies after it knows what to follow. */
+          char stat_file[64], text[64];
+          snprintf(stat_file, sizeof stat_file, "/proc/%d/stat", (int)pid);
+          unsigned long long started = start_time_of(stat_file);
+          snprintf(text, sizeof text, "%d %llu\n", (int)pid, started);
+          write_file(r.run_dir, "monitor", text, 0);
+          snprintf(line, sizeof line, "%s %d %llu\n", r.id, (int)pid, started);
+        }
         say(line);
         free(r.env);
         free(r.argv);

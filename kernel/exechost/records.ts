@@ -2,13 +2,16 @@
  * A run's record on disk, `<dataDir>/exechost/runs/<runId>/`:
  *
  *   spec.json    the attempt and its launcher (host, before the monitor starts)
- *   monitor      "pid startTime" of the monitor (host, right after spawning it)
+ *   monitor      "pid startTime" of the monitor (the fork server, before the host learns the pid)
  *   pids         "monitorPid monitorStartTime pipelinePgid" (the monitor)
  *   exit         the raw exit, fsynced (the monitor, as its last act)
- *   final.json   the finished outcome (Exited/Lost), written atomically before it is reported
- *                (not fsynced: `exit` is, and finishing again gives the same outcome)
+ *   final.json   a Lost outcome, written atomically before it is reported (not fsynced); an
+ *                Exited one is not written: finishing again from `exit` gives the same outcome.
+ *                (Hosts before 2026-11-29 wrote both kinds; still read.)
  *
- * The directory is removed when the kernel acknowledges the run. Start time
+ * The directory is renamed to `<dataDir>/exechost/acked/<runId>-…` when the
+ * kernel acknowledges the run (so `runs/` holds unacknowledged runs only, at
+ * once), and removed from there beside the host (host.ts). Start time
  * (field 22 of /proc/<pid>/stat) guards every pid against reuse.
  */
 import * as fs from "node:fs"
@@ -17,6 +20,8 @@ import { Effect, Schema } from "effect"
 import { PipelineSpecSchema, RawExitSchema, RunStatusSchema } from "../../schemas/exechost.ts"
 
 export const runsRoot = (dataDir: string) => path.join(dataDir, "exechost", "runs")
+/** Acknowledged record dirs waiting for their removal: beside `runs/`, on the same file system (one rename). */
+export const ackedRoot = (runs: string) => path.join(path.dirname(runs), "acked")
 export const runDir = (root: string, runId: number) => path.join(root, String(runId))
 
 export const RunRecord = Schema.Struct({
@@ -107,16 +112,7 @@ export const writeRecord = (dir: string, record: RunRecord) =>
     catch: (error) => (error instanceof Error ? error : new Error(String(error)))
   })
 
-export const writeMonitor = (dir: string, pid: number, startTime: string) =>
-  Effect.try({
-    try: () => fs.writeFileSync(path.join(dir, "monitor"), `${pid} ${startTime}\n`),
-    catch: (error) => (error instanceof Error ? error : new Error(String(error)))
-  })
-
-/**
- * Synchronous: a few hundred bytes, not fsynced, so the write is cheaper than the
- * thread-pool round trips (open, write, close, rename) of the async form.
- */
+/** A Lost outcome, written atomically before it is reported (see host.ts: finishing a Lost run again would signal its group again). */
 export const writeFinal = (dir: string, final: FinalRecord) =>
   Effect.try({
     try: () => {
@@ -129,7 +125,7 @@ export const writeFinal = (dir: string, final: FinalRecord) =>
     catch: (error) => (error instanceof Error ? error : new Error(String(error)))
   })
 
-/** A record dir holds five small files: removed synchronously (an async recursive rm costs a round trip per entry). */
+/** A record dir holds four or five small files: removed synchronously (an async recursive rm costs a round trip per entry). */
 export const removeRun = (dir: string) =>
   Effect.sync(() => {
     try {

@@ -6,7 +6,10 @@
  * spawn measured in issue 12; see test/bench/exechost.bench.ts).
  *
  *   host ──request──▶ server ──fork──▶ monitor (own session) ──posix_spawn──▶ pipeline
- *        ◀─"id pid"──        ◀─SIGCHLD─ "x pid": the monitor has exited
+ *        ◀─"id pid start"─   (after writing <runDir>/monitor)
+ *        ◀─"e pid"── from the monitor itself: its exit file is durable (the monitor's last act)
+ *        ◀─"x pid"──         ◀─SIGCHLD─ the monitor has exited (reported only if no "e" came)
+ *   host ──"rm" dirs──▶ server ──fork──▶ remover (niced): released dirs removed off the host's event loop
  *
  * Every monitor is detached (its own session), so neither the host's nor the
  * server's death reaches it; the server exits when the host's end of the pipe
@@ -20,9 +23,10 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process"
 import * as path from "node:path"
+import * as fs from "node:fs"
 import { Effect, type Scope } from "effect"
 import type { Launch } from "../process/launch.ts"
-import { findMonitors } from "./procs.ts"
+import { findMonitors, startTimeOf } from "./procs.ts"
 
 export interface MonitorSpawn {
   readonly monitorPath: string
@@ -32,18 +36,44 @@ export interface MonitorSpawn {
   readonly launch: Launch
 }
 
+/** A started monitor: its pid and start time (/proc field 22), already recorded in `<runDir>/monitor`. */
+export interface StartedMonitor {
+  readonly pid: number
+  readonly startTime: string
+}
+
 export interface MonitorSpawner {
-  /** The monitor's pid once it runs. */
-  readonly spawn: (m: MonitorSpawn) => Effect.Effect<number, Error>
+  /** The monitor once it runs, its `monitor` record written. */
+  readonly spawn: (m: MonitorSpawn) => Effect.Effect<StartedMonitor, Error>
   /** `f` runs once the monitor `pid` (one this spawner started) has exited; at once if it already has. */
   readonly onExit: (pid: number, f: () => void) => void
+  /**
+   * Removes directories nobody reads any more (renamed out of the way by the caller), beside the host:
+   * batched and handed to the server's remover, or removed here when there is no server. Best effort:
+   * what a crash leaves is the caller's to sweep at its next start.
+   */
+  readonly discard: (dir: string) => void
 }
 
 const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)))
 
+/** `<runDir>/monitor` as the server writes it: "pid startTime". */
+const recordMonitor = (runDir: string, pid: number): StartedMonitor => {
+  const startTime = startTimeOf(pid)
+  try {
+    fs.writeFileSync(`${runDir}/monitor`, `${pid} ${startTime}\n`)
+  } catch {
+    // The monitor's own `pids` and the /proc scan still find it.
+  }
+  return { pid, startTime }
+}
+
+/** How long released dirs wait to be removed together: one remover for a burst, not one per run. */
+const DISCARD_EVERY_MS = 50
+
 /** A direct `child_process.spawn` of the monitor (the fallback). */
-const spawnDirect = (m: MonitorSpawn, exited: (pid: number) => void): Effect.Effect<number, Error> =>
-  Effect.async<number, Error>((resume) => {
+const spawnDirect = (m: MonitorSpawn, exited: (pid: number) => void): Effect.Effect<StartedMonitor, Error> =>
+  Effect.async<StartedMonitor, Error>((resume) => {
     let settled = false
     try {
       const child = spawn(
@@ -55,7 +85,7 @@ const spawnDirect = (m: MonitorSpawn, exited: (pid: number) => void): Effect.Eff
         settled = true
         const pid = child.pid ?? 0
         child.once("exit", () => exited(pid))
-        resume(Effect.succeed(pid))
+        resume(Effect.succeed(recordMonitor(m.runDir, pid)))
       })
       // Kept: an 'error' with no listener would crash the host.
       child.on("error", (error) => {
@@ -90,7 +120,7 @@ const encode = (id: number, m: MonitorSpawn): string | undefined => {
 
 interface Server {
   readonly child: ChildProcessWithoutNullStreams
-  readonly pending: Map<number, { readonly m: MonitorSpawn; readonly done: (pid: number | Error) => void }>
+  readonly pending: Map<number, { readonly m: MonitorSpawn; readonly done: (started: StartedMonitor | Error) => void }>
   alive: boolean
 }
 
@@ -112,6 +142,8 @@ export const makeMonitorSpawner = (monitorPath: string): Effect.Effect<MonitorSp
         if (exitedEarly.size <= 2048) break
       }
     }
+    // Monitors whose own "e" came: the server's "x" that follows is not a second exit.
+    const noticed = new Set<number>()
     let server: Server | undefined
     let serverBroken = false
     let nextId = 1
@@ -142,16 +174,22 @@ export const makeMonitorSpawner = (monitorPath: string): Effect.Effect<MonitorSp
         buffered += chunk
         let nl = buffered.indexOf("\n")
         while (nl >= 0) {
-          const [a, b] = buffered.slice(0, nl).split(" ")
+          const [a, b, c] = buffered.slice(0, nl).split(" ")
           buffered = buffered.slice(nl + 1)
           nl = buffered.indexOf("\n")
           const n = Number(b)
-          if (a === "x") exited(n)
-          else {
+          if (a === "e") {
+            noticed.add(n)
+            exited(n)
+          } else if (a === "x") {
+            if (!noticed.delete(n)) exited(n)
+          } else {
             const p = s.pending.get(Number(a))
             if (p === undefined) continue
             s.pending.delete(Number(a))
-            p.done(n > 0 ? n : new Error(`the monitor server could not fork (errno ${-n})`))
+            if (n <= 0) p.done(new Error(`the monitor server could not fork (errno ${-n})`))
+            // An older server answers without the start time and without the record: both done here.
+            else p.done(c === undefined ? recordMonitor(p.m.runDir, n) : { pid: n, startTime: c })
           }
         }
       })
@@ -163,7 +201,7 @@ export const makeMonitorSpawner = (monitorPath: string): Effect.Effect<MonitorSp
         if (server === s) server = undefined
         for (const [, p] of s.pending) {
           const orphan = orphanOf(p.m)
-          if (orphan !== undefined) p.done(orphan)
+          if (orphan !== undefined) p.done(recordMonitor(p.m.runDir, orphan))
           else spawnDirect(p.m, exited).pipe(Effect.either, Effect.runPromise).then((r) => p.done(r._tag === "Right" ? r.right : r.left))
         }
         s.pending.clear()
@@ -184,21 +222,57 @@ export const makeMonitorSpawner = (monitorPath: string): Effect.Effect<MonitorSp
       })
     )
 
-    const spawnOne = (m: MonitorSpawn): Effect.Effect<number, Error> =>
+    const spawnOne = (m: MonitorSpawn): Effect.Effect<StartedMonitor, Error> =>
       Effect.suspend(() => {
         if (server === undefined || !server.alive) server = start()
         const s = server
         const id = nextId++
         const request = encode(id, m)
         if (s === undefined || request === undefined) return spawnDirect(m, exited)
-        return Effect.async<number, Error>((resume) => {
-          s.pending.set(id, { m, done: (r) => resume(typeof r === "number" ? Effect.succeed(r) : Effect.fail(r)) })
+        return Effect.async<StartedMonitor, Error>((resume) => {
+          s.pending.set(id, { m, done: (r) => resume(r instanceof Error ? Effect.fail(r) : Effect.succeed(r)) })
           s.child.stdin.write(request)
         })
       })
 
+    let toDiscard: Array<string> = []
+    let discardTimer: ReturnType<typeof setTimeout> | undefined
+    const removeHere = (dirs: ReadonlyArray<string>) => {
+      for (const dir of dirs) {
+        try {
+          fs.rmSync(dir, { recursive: true, force: true })
+        } catch {
+          // Left for the next start's sweep.
+        }
+      }
+    }
+    const flushDiscards = () => {
+      discardTimer = undefined
+      const dirs = toDiscard.filter((d) => !d.includes("\0"))
+      toDiscard = []
+      if (dirs.length === 0) return
+      if (server === undefined || !server.alive) server = start()
+      const s = server
+      if (s === undefined) return removeHere(dirs)
+      s.child.stdin.write(["rm", String(dirs.length), ...dirs].map((f) => `${f}\0`).join(""))
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (discardTimer !== undefined) clearTimeout(discardTimer)
+        flushDiscards()
+      })
+    )
+
     return {
       spawn: spawnOne,
+      discard: (dir) => {
+        toDiscard.push(dir)
+        if (discardTimer === undefined) {
+          discardTimer = setTimeout(flushDiscards, DISCARD_EVERY_MS)
+          discardTimer.unref()
+        }
+      },
       onExit: (pid, f) => {
         if (exitedEarly.delete(pid)) f()
         else exitWaiters.set(pid, f)

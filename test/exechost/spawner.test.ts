@@ -2,9 +2,11 @@
  * The monitor fork server (spawnMonitor.ts, `lomi-monitor --serve`): monitors
  * it forks look like spawned ones in /proc (so a restarted host adopts them),
  * their exits are reported, and neither the server's death nor its orderly
- * end reaches a running monitor.
+ * end reaches a running monitor. The server records each monitor
+ * (`<runDir>/monitor`) before it answers, and removes discarded dirs in a
+ * process of its own without following symlinks out of them.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Scope } from "effect"
@@ -44,7 +46,10 @@ describe("monitor fork server", () => {
     const spawner = await Effect.runPromise(Scope.extend(makeMonitorSpawner(MONITOR), scope))
     const go = join(root, "go-one")
     const m = request("one", `while [ ! -e ${go} ]; do sleep 0.05; done; echo "$GREETING $PWD"; exit 3`, { GREETING: "hello" })
-    const pid = await Effect.runPromise(spawner.spawn(m))
+    const { pid, startTime } = await Effect.runPromise(spawner.spawn(m))
+    // Recorded by the server before it answered: pid and /proc start time.
+    expect(startTime).toBe(startTimeOf(pid))
+    expect(readFileSync(join(m.runDir, "monitor"), "utf8")).toBe(`${pid} ${startTimeOf(pid)}\n`)
     let exited = false
     spawner.onExit(pid, () => (exited = true))
     // Its parent is the server, not this process: no fork of this heap.
@@ -62,7 +67,7 @@ describe("monitor fork server", () => {
     const spawner = await Effect.runPromise(Scope.extend(makeMonitorSpawner(MONITOR), scope))
     const go = join(root, "go-two")
     const m = request("two", `while [ ! -e ${go} ]; do sleep 0.05; done`)
-    const pid = await Effect.runPromise(spawner.spawn(m))
+    const { pid } = await Effect.runPromise(spawner.spawn(m))
     const found = findMonitors(MONITOR, join(root, "runs")).get(m.runDir)
     expect(found?.pid).toBe(pid)
     expect(found?.startTime).toBe(startTimeOf(pid))
@@ -71,7 +76,7 @@ describe("monitor fork server", () => {
     await until("the server's end", () => !isAlive(server, ""))
     // The next request starts a new server.
     const next = request("three", "exit 0")
-    const pid2 = await Effect.runPromise(spawner.spawn(next))
+    const { pid: pid2 } = await Effect.runPromise(spawner.spawn(next))
     expect(ppidOf(pid2) === server).toBe(false)
     await until("the second run's exit file", () => existsSync(join(next.runDir, "exit")))
     // The first monitor outlived its server and records its pipeline's end.
@@ -87,7 +92,7 @@ describe("monitor fork server", () => {
     const spawner = await Effect.runPromise(Scope.extend(makeMonitorSpawner(MONITOR), scope))
     const go = join(root, "go-four")
     const m = request("four", `while [ ! -e ${go} ]; do sleep 0.05; done; exit 7`)
-    const pid = await Effect.runPromise(spawner.spawn(m))
+    const { pid } = await Effect.runPromise(spawner.spawn(m))
     const server = ppidOf(pid)
     await Effect.runPromise(Scope.close(scope, Exit.void))
     await until("the server's end", () => !isAlive(server, ""))
@@ -95,5 +100,29 @@ describe("monitor fork server", () => {
     writeFileSync(go, "")
     await until("the exit file", () => existsSync(join(m.runDir, "exit")))
     expect(JSON.parse(readFileSync(join(m.runDir, "exit"), "utf8"))).toEqual({ code: 7, signal: null, timedOut: false })
+  })
+
+  it("discarded dirs are removed by the server's remover: nested and unreadable dirs go, a symlink's target outside stays", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const spawner = await Effect.runPromise(Scope.extend(makeMonitorSpawner(MONITOR), scope))
+    const outside = join(root, "outside")
+    mkdirSync(outside, { recursive: true })
+    writeFileSync(join(outside, "keep"), "kept")
+    const dirs = ["released-a", "released-b"].map((name) => join(root, name))
+    for (const dir of dirs) {
+      mkdirSync(join(dir, "upper", "base", "deep"), { recursive: true })
+      writeFileSync(join(dir, "upper", "base", "deep", "file"), "x")
+      writeFileSync(join(dir, "plan.json"), "{}")
+      symlinkSync(outside, join(dir, "link"))
+      // overlayfs leaves its work/work with mode 000
+      mkdirSync(join(dir, "work", "work"), { recursive: true })
+      chmodSync(join(dir, "work", "work"), 0o000)
+    }
+    // A monitor first, so the discards go to a running server.
+    await Effect.runPromise(spawner.spawn(request("five", "exit 0")))
+    for (const dir of dirs) spawner.discard(dir)
+    await until("both dirs removed", () => dirs.every((dir) => !existsSync(dir)))
+    expect(readFileSync(join(outside, "keep"), "utf8")).toBe("kept")
+    await Effect.runPromise(Scope.close(scope, Exit.void))
   })
 })

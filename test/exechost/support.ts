@@ -145,8 +145,8 @@ export const MONITOR = (() => {
 /** Plain launcher; a spec whose env has LOMI_TEST_ERROR is failed by the "executor" with that message (as a refused commit is). */
 export const testLaunchers = (config: StaticConfig) => {
   const real = hostLaunchers(config)
-  return (sandbox: boolean): Effect.Effect<Launcher, SpawnError> =>
-    Effect.map(real(sandbox), (launcher) => ({
+  return (sandbox: boolean, discard?: (dir: string) => void): Effect.Effect<Launcher, SpawnError> =>
+    Effect.map(real(sandbox, discard), (launcher) => ({
       ...launcher,
       finish: (spec: PipelineSpec, raw) =>
         Effect.map(launcher.finish(spec, raw), (exit) =>

@@ -74,6 +74,11 @@ export interface SandboxLauncherOptions {
    * that exits right after release (the Slurm attempt runner) waits for the removal (the default).
    */
   readonly releaseInBackground?: boolean | undefined
+  /**
+   * With releaseInBackground: hands a renamed-away run dir to the caller's remover (the execution
+   * host's fork server removes it in a process of its own) instead of removing it on this event loop.
+   */
+  readonly discard?: ((dir: string) => void) | undefined
   /** Called between the steps of a commit (the crash test slows commits down with it). */
   readonly commitProbe?: CommitProbe | undefined
 }
@@ -319,16 +324,18 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
   /** The run's final tree, per patient folder, as the kernel's overlay shows it (read-only remount). */
   const listFinal = (plan: RunPlan, layout: RunLayout): Effect.Effect<Map<TreeName, Set<string>>, Error> =>
     Effect.async<Map<TreeName, Set<string>>, Error>((resume) => {
-      const views = plan.trees.map((t) => {
-        const mountPoint = path.join(layout.dir, "listing", t.name)
-        fs.mkdirSync(mountPoint, { recursive: true })
-        return { lower: t.lower, upper: t.upper, mountPoint, dirs: dirsToList(t) }
-      })
-      // Nothing to read (the run changed nothing, or only made new folders): no mount needed.
+      const views = plan.trees.map((t) => ({
+        lower: t.lower,
+        upper: t.upper,
+        mountPoint: path.join(layout.dir, "listing", t.name),
+        dirs: dirsToList(t)
+      }))
+      // Nothing to read (the run changed nothing, or only made new folders): no mount needed, nor its mount points.
       if (views.every((v) => v.dirs.length === 0)) {
         resume(Effect.succeed(new Map(plan.trees.map((t) => [t.name, new Set<string>()]))))
         return
       }
+      for (const v of views) fs.mkdirSync(v.mountPoint, { recursive: true })
       const child = execFile(
         unshare,
         [plan.unprivileged ? "-Urm" : "-m", "--propagation", "private", "--", sh, "-c", listingScript(views, plan.unprivileged)],
@@ -503,6 +510,10 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       const trash = path.join(scratchRoot, `${trashPrefix}${path.basename(layout.dir)}-${process.pid}-${++trashSequence}`)
       const moved = yield* Effect.try(() => fs.renameSync(layout.dir, trash)).pipe(Effect.isSuccess)
       if (!moved && !fs.existsSync(layout.dir)) return
+      if (moved && options.releaseInBackground === true && options.discard !== undefined) {
+        if (plan?.cgroups) closeRunCgroups(plan.cgroups)
+        return options.discard(trash)
+      }
       const remove = Effect.gen(function* () {
         if (plan?.cgroups) closeRunCgroups(plan.cgroups)
         const ok = yield* Effect.promise(() => quickRemove(moved ? trash : layout.dir).then(() => true, () => false))

@@ -1,0 +1,85 @@
+/**
+ * The host's records on disk (kernel/exechost/records.ts) and what a restart
+ * makes of them:
+ * - the fork server records each monitor (`monitor`: pid and start time) before Start is answered;
+ * - an Exited outcome is not written (no `final.json`): the next host reports the same outcome,
+ *   computed again from the monitor's fsynced `exit`;
+ * - a Lost outcome is written (`final.json`) before it is reported, and the next host reports it as is;
+ * - Acknowledge takes the record out of `runs/` at once (the kernel lists unacknowledged runs there),
+ *   and its removal from `acked/` follows beside the host; a start removes what a dead host left there.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Effect, Exit, Scope } from "effect"
+import { clientOf, control, inProcessHost, specFor, tempRoot, tryKill, waitUntil } from "./support.ts"
+
+const runs = (dataDir: string) => join(dataDir, "exechost", "runs")
+const acked = (dataDir: string) => join(dataDir, "exechost", "acked")
+const runDir = (dataDir: string, runId: number) => join(runs(dataDir), String(runId))
+
+describe("execution host records", () => {
+  it.scopedLive("an Exited outcome is reported again by the next host without a final.json; Acknowledge empties runs/ at once, acked/ soon after", () =>
+    Effect.gen(function* () {
+      const t = yield* tempRoot
+      const ctl = control(t)
+      ctl.exitWith("doc-301", 4)
+      const first = yield* Scope.make()
+      yield* inProcessHost(t.config).pipe(Scope.extend(first))
+      const before = yield* clientOf(t.config).pipe(Scope.extend(first))
+      const started = yield* before.start(specFor(t, 301))
+      const pid = started._tag === "Running" ? started.pid : undefined
+      // Written by the fork server before the answer: "<monitor pid> <start time>".
+      expect(readFileSync(join(runDir(t.config.dataDir, 301), "monitor"), "utf8")).toMatch(new RegExp(`^${pid} \\d+\\n$`))
+      expect(yield* before.awaitExit(301)).toEqual({ _tag: "Exited", exit: { code: 4, signal: null } })
+      expect(existsSync(join(runDir(t.config.dataDir, 301), "final.json"))).toBe(false)
+      yield* Scope.close(first, Exit.void)
+
+      yield* inProcessHost(t.config)
+      const after = yield* clientOf(t.config)
+      expect(yield* after.awaitExit(301)).toEqual({ _tag: "Exited", exit: { code: 4, signal: null } })
+      const unacknowledged = after.unacknowledged ?? Effect.dieMessage("the host's client lists unacknowledged runs")
+      expect(yield* unacknowledged).toEqual([301])
+      yield* after.acknowledge(301)
+      expect(readdirSync(runs(t.config.dataDir))).toEqual([])
+      expect(yield* unacknowledged).toEqual([])
+      expect((yield* after.status([301])).get(301)).toEqual({ _tag: "Unknown" })
+      yield* waitUntil("acked/ to empty", () => readdirSync(acked(t.config.dataDir)).length === 0)
+    })
+  )
+
+  it.scopedLive("a Lost outcome is on disk before it is reported, and the next host reports the same", () =>
+    Effect.gen(function* () {
+      const t = yield* tempRoot
+      const ctl = control(t)
+      ctl.gate("doc-302")
+      const first = yield* Scope.make()
+      yield* inProcessHost(t.config).pipe(Scope.extend(first))
+      const before = yield* clientOf(t.config).pipe(Scope.extend(first))
+      const started = yield* before.start(specFor(t, 302))
+      yield* waitUntil("the pipeline", () => ctl.pid("doc-302", 1) !== undefined)
+      tryKill(started._tag === "Running" ? (started.pid ?? 0) : 0, "SIGKILL")
+      const lost = yield* before.awaitExit(302)
+      expect(lost._tag).toBe("Lost")
+      expect(JSON.parse(readFileSync(join(runDir(t.config.dataDir, 302), "final.json"), "utf8"))).toEqual(lost)
+      yield* Scope.close(first, Exit.void)
+
+      yield* inProcessHost(t.config)
+      const after = yield* clientOf(t.config)
+      expect(yield* after.awaitExit(302)).toEqual(lost)
+    })
+  )
+
+  it.scopedLive("acknowledged records a dead host left in acked/ are removed at the next start, and runs/ is left alone", () =>
+    Effect.gen(function* () {
+      const t = yield* tempRoot
+      const left = join(acked(t.config.dataDir), "303-1-1")
+      mkdirSync(left, { recursive: true })
+      writeFileSync(join(left, "spec.json"), "{}")
+      writeFileSync(join(left, "exit"), "{}")
+      yield* inProcessHost(t.config)
+      yield* waitUntil("the leftover to go", () => !existsSync(left))
+      expect(readdirSync(runs(t.config.dataDir))).toEqual([])
+    })
+  )
+})
