@@ -25,15 +25,20 @@ export const settle = Effect.gen(function* () {
   }
 })
 
-/** Moves the clock to `target`, firing every timer at its own instant, settling after each. */
+/**
+ * Moves the clock to `target`, firing every timer at its own instant, settling after each.
+ * Call it on a settled system (the driver settles after every step and every start): every
+ * sleeper is then registered, and a settle before the first timer, or after a last move that
+ * woke nobody, would find nothing to run. Skipping those two settles per step halves the
+ * settles of a busy replay (each is three macrotask turns, ~70 µs of CPU even when idle).
+ */
 export const advanceTo = (clock: VirtualClock, target: number) =>
   Effect.gen(function* () {
-    yield* settle
     for (;;) {
       const next = clock.nextDue()
       if (next === undefined || next > target) {
+        // Nobody is due by `target`, so moving the clock there wakes no one: nothing to settle.
         clock.setTime(target)
-        yield* settle
         return
       }
       clock.setTime(next)
