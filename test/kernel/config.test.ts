@@ -75,6 +75,9 @@ describe("configuration refused at start-up, one line each", () => {
       'config timezone: "Mars/Olympus" is not an IANA time zone (e.g. "UTC", "Asia/Tokyo")'
     )
     expect(problem({ ...demo(), timezone: "Asia/Tokyo" })).toBeUndefined()
+    // Aliases outside ICU's canonical list (kernel/config.ts checks that list first) are zones too.
+    expect(problem({ ...demo(), timezone: "US/Eastern" })).toBeUndefined()
+    expect(problem({ ...demo(), timezone: "Etc/UTC" })).toBeUndefined()
   })
 
   it("a user with a malformed passwordHash is refused", () => {
