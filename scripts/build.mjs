@@ -63,6 +63,55 @@ const sourceUrlPlugin = {
   }
 }
 
+/**
+ * The dashboard server's bundle leaves out what @effect/platform-node imports
+ * for features it never uses: undici (the HTTP client) and ws (WebSocket
+ * upgrades; the dashboard's live updates are SSE). Both are evaluated when
+ * imported, and they were a fifth of the bundle and several MiB of its RSS
+ * at rest (issue 12: under 80 MiB). In their place, a module whose every
+ * use fails with one clear line, so a future WebSocket route or HTTP client
+ * call in that process says what to change instead of misbehaving.
+ */
+const UNUSED_IN_DASHBOARD = /^(undici|ws)$/
+const unusedInDashboardPlugin = {
+  name: "dashboard-unused-network-clients",
+  setup(b) {
+    b.onResolve({ filter: UNUSED_IN_DASHBOARD }, (args) =>
+      /[\\/]node_modules[\\/]@effect[\\/]platform-node/.test(args.importer) ? { path: args.path, namespace: "dashboard-unused" } : undefined
+    )
+    b.onLoad({ filter: /.*/, namespace: "dashboard-unused" }, (args) => {
+      const fail = `() => { throw new Error(${JSON.stringify(`${args.path} is left out of the dashboard bundle (scripts/build.mjs); bundle it to use it there`)}) }`
+      const unusable = `new Proxy(function () {}, { get: ${fail}, construct: ${fail}, apply: ${fail} })`
+      return {
+        contents: `const unusable = ${unusable}; export default unusable; export const WebSocket = unusable; export const WebSocketServer = unusable;`,
+        loader: "js"
+      }
+    })
+  }
+}
+/**
+ * The Swagger UI page (2 MB of JavaScript) is imported only by
+ * kernel/http/apiDocsPage.ts, dynamically, so it should sit in a chunk loaded
+ * when the docs are first opened. But @effect/platform's index re-exports it,
+ * and with code splitting esbuild puts whatever that index reaches into the
+ * chunk every entry loads. The index's re-export is cut here; the subpath
+ * `@effect/platform/HttpApiSwagger` is the way to it, and the barrel's name
+ * for it says so if used.
+ */
+const swaggerOffBarrelPlugin = {
+  name: "swagger-off-the-barrel",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/HttpApiSwagger\.js$/ }, (args) =>
+      /[\\/]@effect[\\/]platform[\\/]dist[\\/]esm[\\/]index\.js$/.test(args.importer) ? { path: args.path, namespace: "swagger-off-barrel" } : undefined
+    )
+    b.onLoad({ filter: /.*/, namespace: "swagger-off-barrel" }, () => {
+      const fail = 'throw new Error("import HttpApiSwagger from \\"@effect/platform/HttpApiSwagger\\" (scripts/build.mjs cuts it from the index)")'
+      return { contents: `export const layer = () => { ${fail} }; export const layerHttpLayerRouter = () => { ${fail} };`, loader: "js" }
+    })
+  }
+}
+const isDashboard = (entry) => toUrlPath(relative(root, resolve(root, entry))) === "kernel/dashboard/main.ts"
+
 const started = performance.now()
 for (const entry of entries) {
   const outfile = join(outdir, relative(root, resolve(root, entry))).replace(/\.ts$/, ".js")
@@ -93,7 +142,7 @@ for (const entry of entries) {
     legalComments: "none",
     logLevel: "warning",
     define: { __LOMI_ROOT__: JSON.stringify(`${upToRoot}/`) },
-    plugins: [sourceUrlPlugin]
+    plugins: isDashboard(entry) ? [sourceUrlPlugin, unusedInDashboardPlugin, swaggerOffBarrelPlugin] : [sourceUrlPlugin]
   })
 }
 process.stderr.write(`built ${entries.join(", ")} into dist/ in ${Math.round(performance.now() - started)} ms\n`)

@@ -15,13 +15,14 @@
  * and print `bootstrapCredentials` at start when no users are configured.
  */
 import { IncomingMessage, Server, ServerResponse } from "node:http"
-import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { Api } from "../../schemas/api.ts"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { DashboardReads } from "../store/reads.ts"
 import { AccessLive } from "./access.ts"
+import { apiDocsLayer } from "./apiDocs.ts"
 import { httpAuthLayer } from "./auth.ts"
 import { guard } from "./guard.ts"
 import { dashboardLive } from "./handlers/dashboard.ts"
@@ -152,7 +153,8 @@ export const httpServeLayer = (config: StaticConfig, options: HttpOptions = {}) 
 
   const served = HttpApiBuilder.serve().pipe(
     Layer.provide(HttpApiBuilder.middleware(guard)),
-    Layer.provide(HttpApiSwagger.layer({ path: "/api/docs" })),
+    // Loaded on first use: the Swagger UI bundle is MiBs the dashboard server would otherwise hold at rest.
+    Layer.provide(apiDocsLayer("/api/docs")),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/openapi.json" })),
     Layer.provide(staticLayer(options.staticDir)),
     Layer.provide(api),
