@@ -43,13 +43,16 @@ const args = process.argv.slice(2)
 const say = (line: string) => process.stderr.write(`launcher: ${line}\n`)
 
 /**
- * The dashboard server's V8 heap: a 4 MiB young generation instead of the
- * default 16 MiB (x3 committed, a fifth of its RSS at rest). Not 1 MiB: 32
- * requests in flight hold a few MiB of young objects between them, and at
- * 1 MiB they were promoted before they died, which cost ~60% more CPU per
- * jobs page in garbage collection (dashboard-load bench).
+ * The dashboard server's V8 heap: a 2 MiB young generation instead of the
+ * default 16 MiB (x3 committed, a fifth of its RSS at rest; 4 MiB rested
+ * ~6 MiB higher, over the 80 MiB target). Not 1 MiB: 32 requests in flight
+ * hold a few MiB of young objects between them, and at 1 MiB they were
+ * promoted before they died, which cost ~60% more CPU per jobs page in
+ * garbage collection (dashboard-load bench). Not --optimize-for-size
+ * (-4 MiB at rest, but ~2x the CPU per request) nor a lower glibc mmap
+ * threshold (-8 MiB, ~2x the CPU too).
  */
-const DASHBOARD_V8_FLAGS = ["--max-semi-space-size=4"]
+const DASHBOARD_V8_FLAGS = ["--max-semi-space-size=2"]
 /**
  * The kernel's and the execution host's young generation, for the same
  * reason: at the default the kernel rested at 145-157 MiB, with 2 MiB at

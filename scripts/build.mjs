@@ -23,7 +23,8 @@ import { basename, dirname, join, relative, resolve, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
-const outdir = join(root, "dist")
+// LOMI_BUILD_OUTDIR: somewhere else than dist/ (test/dashboard/bundle.test.ts builds into a temporary directory).
+const outdir = process.env.LOMI_BUILD_OUTDIR ? resolve(process.env.LOMI_BUILD_OUTDIR) : join(root, "dist")
 const entries = process.argv.slice(2)
 if (entries.length === 0) {
   process.stderr.write("usage: node scripts/build.mjs <entry.ts> [...]\n")
