@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 
 interface Stat {
   readonly state: string
+  readonly ppid: number
   readonly startTime: string
 }
 
@@ -20,7 +21,7 @@ const stat = (pid: number): Stat | undefined => {
   }
   // After the parenthesised command name: state(3) ppid pgrp ... starttime(22).
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ")
-  return { state: fields[0] ?? "", startTime: fields[19] ?? "" }
+  return { state: fields[0] ?? "", ppid: Number(fields[1]), startTime: fields[19] ?? "" }
 }
 
 export const startTimeOf = (pid: number): string => stat(pid)?.startTime ?? ""
@@ -35,9 +36,12 @@ export const isAlive = (pid: number, startTime: string): boolean => {
  * Live monitors on this machine whose run dir is under `runsRoot`: run dir → pid and start time.
  * Found by their command line (`<monitor> <runDir> …`), so a monitor whose
  * records the host never wrote (it died right after spawning) is found too.
+ * The monitor's posix_spawn child shows the same command line until it execs
+ * (it shares the monitor's memory): a match whose parent matches the same run
+ * dir is that child, not a monitor.
  */
 export const findMonitors = (monitorPath: string, runsRoot: string): Map<string, { pid: number; startTime: string }> => {
-  const found = new Map<string, { pid: number; startTime: string }>()
+  const matches: Array<{ dir: string; pid: number; ppid: number; startTime: string }> = []
   const base = monitorPath.split("/").pop() ?? monitorPath
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue
@@ -51,7 +55,12 @@ export const findMonitors = (monitorPath: string, runsRoot: string): Map<string,
     if (exe === undefined || dir === undefined || !exe.endsWith(base) || !dir.startsWith(runsRoot + "/")) continue
     const pid = Number(entry)
     const s = stat(pid)
-    if (s !== undefined && s.state !== "Z" && s.state !== "X") found.set(dir, { pid, startTime: s.startTime })
+    if (s !== undefined && s.state !== "Z" && s.state !== "X") matches.push({ dir, pid, ppid: s.ppid, startTime: s.startTime })
+  }
+  const found = new Map<string, { pid: number; startTime: string }>()
+  for (const m of matches) {
+    if (matches.some((other) => other.dir === m.dir && other.pid === m.ppid)) continue
+    found.set(m.dir, { pid: m.pid, startTime: m.startTime })
   }
   return found
 }

@@ -101,13 +101,15 @@ export const writeAtomic = (file: string, text: string, durable: boolean): Effec
     catch: (error) => (error instanceof Error ? error : new Error(String(error)))
   })
 
+/**
+ * Written in place, no temp file and rename: it is complete before any monitor is asked for, and a
+ * record cut short by a crash (unreadable) has no monitor, so adoption removes it as a Start that never ran.
+ */
 export const writeRecord = (dir: string, record: RunRecord) =>
   Effect.try({
     try: () => {
       fs.mkdirSync(dir, { recursive: true })
-      const file = path.join(dir, "spec.json")
-      fs.writeFileSync(`${file}.tmp`, JSON.stringify(Schema.encodeSync(RunRecord)(record)))
-      fs.renameSync(`${file}.tmp`, file)
+      fs.writeFileSync(path.join(dir, "spec.json"), JSON.stringify(Schema.encodeSync(RunRecord)(record)))
     },
     catch: (error) => (error instanceof Error ? error : new Error(String(error)))
   })

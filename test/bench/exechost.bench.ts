@@ -1,7 +1,7 @@
 /**
  * The execution host's per-job cost against raw spawns of the same no-op
  * script (`bash noop.sh <doc> <patient> <service>`), interleaved in one run,
- * at concurrency 1 and 4, medians of 3 rounds (issue 12):
+ * at concurrency 1, 2 and 4 (MAX_WORKERS), medians of 3 rounds (issue 12):
  *
  * - raw spawn: `child_process.spawn` of the script from a small node process of its own
  *   (test/bench/rawRun.mjs, as issue 12 measured it; its own wall time, node's start-up excluded);
@@ -16,7 +16,7 @@
  * cost of starting one monitor from a process with an extra 256 MiB of heap: `child_process.spawn`
  * (forks the whole heap) against a request to the fork server (spawnMonitor.ts).
  *
- *   BENCH_EXECHOST_N=60 npx tsx test/bench/exechost.bench.ts   (default 100: ~2 min idle, ~15 min at load 20)
+ *   BENCH_EXECHOST_N=60 npx tsx test/bench/exechost.bench.ts   (default 100: ~3 min idle, ~5 min at load 5)
  */
 import { execFileSync, spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -140,7 +140,7 @@ const program = Effect.gen(function* () {
     verdicts.push(met)
     return `≥ ${TARGET.toFixed(1)}x: ${met ? "MET" : "MISSED"}`
   }
-  for (const concurrency of [1, 4]) {
+  for (const concurrency of [1, 2, 4]) {
     const f = { raw: [] as Array<number>, plain: [] as Array<number>, bwrap: [] as Array<number>, sandbox: [] as Array<number> }
     for (let round = 0; round < ROUNDS; round++) {
       const rate = (ms: number) => N / (ms / 1000)

@@ -6,12 +6,14 @@
  *   computed again from the monitor's fsynced `exit`;
  * - a Lost outcome is written (`final.json`) before it is reported, and the next host reports it as is;
  * - Acknowledge takes the record out of `runs/` at once (the kernel lists unacknowledged runs there),
- *   and its removal from `acked/` follows beside the host; a start removes what a dead host left there.
+ *   and its removal from `acked/` follows beside the host; a start removes what a dead host left there;
+ *   a sandboxed run's scratch dir goes the same way (renamed at once, removed beside the host).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit, Scope } from "effect"
+import { makeExecHostExecutor } from "../../kernel/exechost/client.ts"
 import { clientOf, control, inProcessHost, specFor, tempRoot, tryKill, waitUntil } from "./support.ts"
 
 const runs = (dataDir: string) => join(dataDir, "exechost", "runs")
@@ -81,5 +83,31 @@ describe("execution host records", () => {
       yield* waitUntil("the leftover to go", () => !existsSync(left))
       expect(readdirSync(runs(t.config.dataDir))).toEqual([])
     })
+  )
+
+  it.scopedLive("a sandboxed run: Acknowledge leaves neither its record nor its scratch dir behind", () =>
+    Effect.gen(function* () {
+      const t = yield* tempRoot
+      const ctl = control(t)
+      ctl.exitWith("doc-304", 0)
+      yield* inProcessHost(t.config)
+      const client = yield* makeExecHostExecutor({
+        dataDir: t.config.dataDir,
+        sandbox: true,
+        spawnHost: false,
+        configFile: "",
+        startupTimeout: "120 seconds",
+        callTimeout: "60 seconds"
+      })
+      yield* client.start(specFor(t, 304))
+      expect(yield* client.awaitExit(304)).toEqual({ _tag: "Exited", exit: { code: 0, signal: null } })
+      expect(readdirSync(t.config.sandbox.scratchRoot)).toEqual(["run-304"])
+      yield* client.acknowledge(304)
+      expect(readdirSync(runs(t.config.dataDir))).toEqual([])
+      yield* waitUntil("scratch and acked/ to empty", () =>
+        readdirSync(t.config.sandbox.scratchRoot).length === 0 && readdirSync(acked(t.config.dataDir)).length === 0
+      )
+    }),
+    120_000
   )
 })

@@ -159,6 +159,8 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
   const enter = options.tools?.enter ?? locateEnter()
   const hidden = [...(options.hidden ?? []).map((p) => path.resolve(p)), scratchRoot]
   const locks = new Map<string, Effect.Semaphore>()
+  /** Patient roots made (or found) once: not made again on every run. */
+  const rootsMade = new Set<string>()
   const lockFor = (patientId: string) => {
     const existing = locks.get(patientId)
     if (existing !== undefined) return existing
@@ -212,16 +214,21 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
     const layout = runLayout(scratchRoot, spec.runId)
     if (fs.existsSync(layout.journal)) throw new Error(`run ${spec.runId} has an unfinished commit in ${layout.dir}; recover first`)
     fs.rmSync(layout.dir, { recursive: true, force: true })
-    fs.mkdirSync(layout.empty, { recursive: true })
+    // One mkdir per directory (a recursive mkdir tries, fails and climbs): the run dir, then its children.
+    fs.mkdirSync(layout.dir, { recursive: true })
+    fs.mkdirSync(layout.empty)
     const trees: Array<TreePlan> = roots.map(([name, root]) => {
       const real = path.join(root, spec.patientId)
       const dirs = layout.tree(name)
-      fs.mkdirSync(root, { recursive: true })
+      if (!rootsMade.has(root)) {
+        fs.mkdirSync(root, { recursive: true })
+        rootsMade.add(root)
+      }
       const s = lstatOrNull(real)
       if (s !== null && !s.isDirectory()) {
         throw new Error(`refused: ${real} is ${s.isSymbolicLink() ? "a symlink" : "not a directory"}; a patient's folder must be a real directory`)
       }
-      for (const d of [dirs.upper, dirs.work, dirs.merged, path.join(dirs.shell, spec.patientId)]) fs.mkdirSync(d, { recursive: true })
+      for (const d of [dirs.upper, dirs.work, dirs.merged, dirs.shell, path.join(dirs.shell, spec.patientId)]) fs.mkdirSync(d)
       return { name, root, real, lower: s === null ? layout.empty : real, existed: s !== null, ...dirs }
     })
     for (const t of trees) {

@@ -6,11 +6,14 @@
  *   <scratchRoot>/run-<runId>/
  *     plan.json            what prepare decided (trees, limits, cgroups)
  *     bwrap.args           bwrap's options (NUL-separated), read by bwrap at launch
- *     upper/{base,user}    overlay upper dirs: everything the run changed
- *     work/{base,user}     overlay work dirs
- *     merged/{base,user}   overlay mount points (inside the run's mount namespace only)
- *     shell/{base,user}    bound over the patient roots: only P's mount point exists;
+ *     upper-{base,user}    overlay upper dirs: everything the run changed
+ *     work-{base,user}     overlay work dirs
+ *     merged-{base,user}   overlay mount points (inside the run's mount namespace only)
+ *     shell-{base,user}    bound over the patient roots: only P's mount point exists;
  *                          anything else found here afterwards was written outside P
+ *   (one level, not upper/base: each run dir is made and removed on every start, and every
+ *   level is a mkdir and an rmdir more; plan.json records the paths, so finish and recover
+ *   work from what the run was given whichever layout made it)
  *     empty/               lower dir for a patient that has no folder yet
  *     repo-writes/         private copies of whitelisted repo paths
  *     journal.json         the commit in progress (see commit.ts)
@@ -62,10 +65,10 @@ export const runLayout = (scratchRoot: string, runId: number) => {
     empty: path.join(dir, "empty"),
     repoWrites: path.join(dir, "repo-writes"),
     tree: (name: TreeName) => ({
-      upper: path.join(dir, "upper", name),
-      work: path.join(dir, "work", name),
-      merged: path.join(dir, "merged", name),
-      shell: path.join(dir, "shell", name)
+      upper: path.join(dir, `upper-${name}`),
+      work: path.join(dir, `work-${name}`),
+      merged: path.join(dir, `merged-${name}`),
+      shell: path.join(dir, `shell-${name}`)
     })
   }
 }
