@@ -15,8 +15,13 @@ import { runReplay } from "../support/replay.ts"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
 
+// `-o node_modules/.installed`: a test never runs `npm ci` under everyone's feet (make test has run deps already).
 const makeReplay = (fixture: string) =>
-  spawnSync("make", ["-s", "--no-print-directory", "replay", `FIXTURE=${fixture}`], { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
+  spawnSync("make", ["-s", "--no-print-directory", "-o", "node_modules/.installed", "replay", `FIXTURE=${fixture}`], {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024
+  })
 
 describe("make replay (compiled CLI)", () => {
   it("prints each golden's exact bytes for fixtures with crashes, restarts and outages", () => {
