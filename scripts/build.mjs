@@ -141,6 +141,9 @@ for (const entry of entries) {
     banner: { js: 'import { createRequire as __lomiCreateRequire } from "node:module"; const require = __lomiCreateRequire(import.meta.url);' },
     sourcemap: "linked",
     legalComments: "none",
+    // The dashboard server's source text stays in its heap for as long as it runs: minified, ~1.5 MiB
+    // less at rest (issue 12: under 80 MiB). Names kept for logs; the linked source map has the rest.
+    ...(isDashboard(entry) ? { minify: true, keepNames: true } : {}),
     logLevel: "warning",
     define: { __LOMI_ROOT__: JSON.stringify(`${upToRoot}/`) },
     plugins: isDashboard(entry) ? [sourceUrlPlugin, unusedInDashboardPlugin, swaggerOffBarrelPlugin] : [sourceUrlPlugin]
