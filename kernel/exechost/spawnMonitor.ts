@@ -69,7 +69,7 @@ const recordMonitor = (runDir: string, pid: number): StartedMonitor => {
 }
 
 /** How long released dirs wait to be removed together: one remover for a burst, not one per run. */
-const DISCARD_EVERY_MS = 50
+const DISCARD_EVERY_MS = 250
 
 /** A direct `child_process.spawn` of the monitor (the fallback). */
 const spawnDirect = (m: MonitorSpawn, exited: (pid: number) => void): Effect.Effect<StartedMonitor, Error> =>
