@@ -52,7 +52,9 @@ const oneLine = (message: string) =>
 NodeRuntime.runMain(
   program.pipe(
     Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error))),
-    Effect.withScheduler(RESPONSIVE)
+    Effect.withScheduler(RESPONSIVE),
+    // No tracer is exported, so spans (@effect/sql opens one per statement) are built for nobody.
+    Effect.withTracerEnabled(false)
   ),
   {
     teardown: (exit, onExit) =>
