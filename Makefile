@@ -6,7 +6,7 @@ NODE_STAMP := node_modules/.installed
 TSX := node_modules/.bin/tsx
 FIXTURE ?=
 
-.PHONY: chaos fuzz build monitor help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
+.PHONY: chaos fuzz bench-deps build monitor help run test typecheck lint unit replay replay-update replay-check bench ui clean deps system-deps demo-doc patient-info
 
 help:
 	@echo "make run            start the allocator (embedded demo unless LOMI_CONFIG is set)"
@@ -114,7 +114,20 @@ replay-update: deps
 chaos: deps $(MONITOR)
 	CHAOS_KERNEL_KILLS=$${CHAOS_KERNEL_KILLS:-200} CHAOS_HOST_KILLS=$${CHAOS_HOST_KILLS:-20} npx vitest run test/chaos
 
-bench: deps system-deps build
+# The benches' own baselines and meters: Redis for BullMQ, GNU time for a whole process's CPU and peak RSS.
+bench-deps:
+	@missing=""; command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -x /usr/bin/time ] || missing="$$missing time"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing" 1>&2; \
+	    apt-get update -qq 1>&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing 1>&2; \
+	  else \
+	    echo "missing system packages for make bench:$$missing (run as root, or: sudo apt-get install$$missing)" 1>&2; exit 1; \
+	  fi; \
+	fi
+
+bench: deps system-deps bench-deps build
 	$(if $(BENCHES),LOMI_BENCHES=$(BENCHES),) $(TSX) test/bench/run.ts
 
 # ARGS reaches the script through the environment, untouched: the shell would strip the JSON's quotes.
