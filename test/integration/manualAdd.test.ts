@@ -97,8 +97,13 @@ describe("Manual Add refusals through the command bus", () => {
           expect(tree(join(t.root, "base"))).toEqual([])
           expect(tree(join(t.root, "user"))).toEqual([])
           expect(readdirSync(t.root).sort()).toEqual(["base", "bin", "data", "home", "pipelines", "user"])
-          // The data dir holds the database and the execution host's own socket and (empty) run records.
-          expect(tree(join(t.root, "data")).filter((p) => !p.startsWith("allocator.db"))).toEqual(["exechost", "exechost.sock", "exechost/runs"])
+          // The data dir holds the database and the execution host's own socket, (empty) run records and (empty) acknowledged records.
+          expect(tree(join(t.root, "data")).filter((p) => !p.startsWith("allocator.db"))).toEqual([
+            "exechost",
+            "exechost.sock",
+            "exechost/acked",
+            "exechost/runs"
+          ])
         })
       ),
     TIMEOUT
