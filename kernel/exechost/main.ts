@@ -43,6 +43,8 @@ NodeRuntime.runMain(
         process.stderr.write(`lomi-exechost: ${error.message.split("\n")[0] ?? error.message}\n`)
         process.exitCode = 2
       })
-    )
+    ),
+    // No tracer is exported: the sandbox launcher's spans would be built for nobody.
+    Effect.withTracerEnabled(false)
   )
 )
