@@ -26,14 +26,9 @@ $(NODE_STAMP): package.json package-lock.json
 
 deps: $(NODE_STAMP)
 
-# bubblewrap runs the pipelines; chromium drives the browser tests; slurm-wlm and munge make the
-# single-node cluster of test/slurm. Installed when missing and root.
-system-deps:
-	@missing=""; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	command -v slurmctld >/dev/null && command -v sbatch >/dev/null || missing="$$missing slurm-wlm"; \
-	command -v munged >/dev/null || missing="$$missing munge"; \
-	if [ -n "$$missing" ]; then \
+# Ends a recipe line that has put the Debian packages it wants in $$missing: apt installs them when
+# root; otherwise they are named and the target fails.
+APT_INSTALL_MISSING = if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing" 1>&2; \
 	    apt-get update -qq 1>&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing 1>&2; \
@@ -41,6 +36,15 @@ system-deps:
 	    echo "missing system packages:$$missing (run as root, or: sudo apt-get install$$missing)" 1>&2; exit 1; \
 	  fi; \
 	fi
+
+# bubblewrap runs the pipelines; chromium drives the browser tests; slurm-wlm and munge make the
+# single-node cluster of test/slurm. Installed when missing and root.
+system-deps:
+	@missing=""; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v slurmctld >/dev/null && command -v sbatch >/dev/null || missing="$$missing slurm-wlm"; \
+	command -v munged >/dev/null || missing="$$missing munge"; \
+	$(APT_INSTALL_MISSING)
 
 # The per-run monitor (kernel/exechost/monitor.c): static when the C library allows, so its exec skips the loader.
 # Beside it (order-only: built whenever the monitor is wanted), the sandbox's namespace/overlay/rlimit step
@@ -118,14 +122,7 @@ chaos: deps $(MONITOR)
 bench-deps:
 	@missing=""; command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	[ -x /usr/bin/time ] || missing="$$missing time"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing:$$missing" 1>&2; \
-	    apt-get update -qq 1>&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing 1>&2; \
-	  else \
-	    echo "missing system packages for make bench:$$missing (run as root, or: sudo apt-get install$$missing)" 1>&2; exit 1; \
-	  fi; \
-	fi
+	$(APT_INSTALL_MISSING)
 
 bench: deps system-deps bench-deps build
 	$(if $(BENCHES),LOMI_BENCHES=$(BENCHES),) $(TSX) test/bench/run.ts
