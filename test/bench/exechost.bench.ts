@@ -24,7 +24,6 @@ import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Logger, LogLevel } from "effect"
-import { makeExecHostExecutor } from "../../kernel/exechost/client.ts"
 import { makeMonitorSpawner } from "../../kernel/exechost/spawnMonitor.ts"
 import { clientOf, hostProcess, MONITOR, specFor, tempRoot, writeConfig } from "../exechost/support.ts"
 import { ratio, table } from "./table.ts"
@@ -84,14 +83,7 @@ const program = Effect.gen(function* () {
   execFileSync(process.execPath, [join(ROOT, "scripts", "build.mjs"), "kernel/exechost/main.ts"], { cwd: ROOT, stdio: "ignore" })
   const host = yield* hostProcess(configFile, t.config.dataDir, [join(ROOT, "dist", "kernel", "exechost", "main.js")])
   const plainClient = yield* clientOf(t.config)
-  const sandboxClient = yield* makeExecHostExecutor({
-    dataDir: t.config.dataDir,
-    sandbox: true,
-    spawnHost: false,
-    configFile: "",
-    startupTimeout: "120 seconds",
-    callTimeout: "60 seconds"
-  })
+  const sandboxClient = yield* clientOf(t.config, true)
   // Outside /tmp, so raw bwrap (a private /tmp) reaches it as the sandbox does.
   const noop = join(ROOT, "fixtures", "pipelines", "test", "noop.sh")
   /** rawRun.mjs's own figure: n runs of the script at that concurrency, in ms. */

@@ -13,7 +13,6 @@ import { describe, expect, it } from "@effect/vitest"
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Exit, Scope } from "effect"
-import { makeExecHostExecutor } from "../../kernel/exechost/client.ts"
 import { clientOf, control, inProcessHost, specFor, tempRoot, tryKill, waitUntil } from "./support.ts"
 
 const runs = (dataDir: string) => join(dataDir, "exechost", "runs")
@@ -91,14 +90,7 @@ describe("execution host records", () => {
       const ctl = control(t)
       ctl.exitWith("doc-304", 0)
       yield* inProcessHost(t.config)
-      const client = yield* makeExecHostExecutor({
-        dataDir: t.config.dataDir,
-        sandbox: true,
-        spawnHost: false,
-        configFile: "",
-        startupTimeout: "120 seconds",
-        callTimeout: "60 seconds"
-      })
+      const client = yield* clientOf(t.config, true)
       yield* client.start(specFor(t, 304))
       expect(yield* client.awaitExit(304)).toEqual({ _tag: "Exited", exit: { code: 0, signal: null } })
       expect(readdirSync(t.config.sandbox.scratchRoot)).toEqual(["run-304"])

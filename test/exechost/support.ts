@@ -170,8 +170,9 @@ export const inProcessHost = (config: StaticConfig) =>
     return host
   }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))
 
-export const clientOf = (config: StaticConfig) =>
-  makeExecHostExecutor({ dataDir: config.dataDir, sandbox: false, spawnHost: false, configFile: "", startupTimeout: "120 seconds", callTimeout: "60 seconds" })
+/** A client of a host the test started itself; `sandbox` picks the launcher its starts ask for. */
+export const clientOf = (config: StaticConfig, sandbox = false) =>
+  makeExecHostExecutor({ dataDir: config.dataDir, sandbox, spawnHost: false, configFile: "", startupTimeout: "120 seconds", callTimeout: "60 seconds" })
 
 export const writeConfig = (config: StaticConfig, file: string) =>
   Effect.gen(function* () {
