@@ -30,3 +30,37 @@ export const makeMailbox = <A>(capacity: number): Effect.Effect<Mailbox<A>, neve
 /** Declares a mailbox Tag together with the layer that creates it. */
 export const mailboxLayer = <I, A>(tag: Context.Tag<I, Mailbox<A>>, capacity = 4096) =>
   Layer.effect(tag, makeMailbox<A>(capacity))
+
+/**
+ * A mailbox for "look at the table again" messages, which carry nothing: a
+ * post while one is already waiting is the same request, so it is merged
+ * into it. A post during handling still queues one more, so a change made
+ * after the handler looked is never missed. A burst of 2,000 arrivals
+ * posted 2,000 wakes to the busy workers' supervisor, each handled for
+ * nothing.
+ */
+export const makeMergingMailbox = <A>(): Effect.Effect<Mailbox<A>, never, Activity> =>
+  Effect.gen(function* () {
+    const activity = yield* Activity
+    const queue = yield* Queue.bounded<A>(1)
+    let waiting = false
+    return {
+      post: (message) =>
+        Effect.suspend(() => {
+          if (waiting) return Effect.void
+          waiting = true
+          return activity.begin.pipe(Effect.zipRight(Queue.offer(queue, message)), Effect.asVoid)
+        }),
+      serve: (handle) =>
+        Queue.take(queue).pipe(
+          Effect.flatMap((message) => {
+            waiting = false
+            return handle(message).pipe(Effect.ensuring(activity.end))
+          }),
+          Effect.forever
+        ),
+      size: Queue.size(queue)
+    }
+  })
+
+export const mergingMailboxLayer = <I, A>(tag: Context.Tag<I, Mailbox<A>>) => Layer.effect(tag, makeMergingMailbox<A>())

@@ -6,7 +6,7 @@ import { Context, Deferred, Effect, Layer } from "effect"
 import type { CommandResult, OperatorCommand } from "../schemas/commands.ts"
 import type { EmailContext, EmailTemplate } from "../schemas/email.ts"
 import type { ReportChange } from "../schemas/report.ts"
-import { type Mailbox, mailboxLayer } from "./mailbox.ts"
+import { type Mailbox, mailboxLayer, mergingMailboxLayer } from "./mailbox.ts"
 
 /** A command with the slot its owner answers in. */
 export interface CommandEnvelope<C extends OperatorCommand = OperatorCommand> {
@@ -36,8 +36,9 @@ export class NotifierMailbox extends Context.Tag("kernel/mailbox/Notifier")<Noti
 
 export const MailboxesLive = Layer.mergeAll(
   mailboxLayer(DispatcherMailbox),
-  mailboxLayer(PromoterMailbox),
-  mailboxLayer(WorkerMailbox),
+  // Wakes only: merged while one waits (mailbox.ts).
+  mergingMailboxLayer(PromoterMailbox),
+  mergingMailboxLayer(WorkerMailbox),
   mailboxLayer(KillMailbox),
   mailboxLayer(JobCommandMailbox),
   mailboxLayer(HoldMailbox),
