@@ -49,6 +49,8 @@ const RESPONSIVE = new TimeSlicedScheduler(4)
 NodeRuntime.runMain(
   program.pipe(
     Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error))),
-    Effect.withScheduler(RESPONSIVE)
+    Effect.withScheduler(RESPONSIVE),
+    // No tracer is exported: the HTTP server's span per request and @effect/sql's per statement were built for nobody.
+    Effect.withTracerEnabled(false)
   )
 )
