@@ -24,7 +24,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process"
 import * as path from "node:path"
 import * as fs from "node:fs"
-import { Effect, type Scope } from "effect"
+import { Duration, Effect, type Scope } from "effect"
 import type { Launch } from "../process/launch.ts"
 import { findMonitors, startTimeOf } from "./procs.ts"
 
@@ -69,7 +69,7 @@ const recordMonitor = (runDir: string, pid: number): StartedMonitor => {
 }
 
 /** How long released dirs wait to be removed together: one remover for a burst, not one per run. */
-const DISCARD_EVERY_MS = 250
+const DISCARD_EVERY = Duration.millis(250)
 
 /** A direct `child_process.spawn` of the monitor (the fallback). */
 const spawnDirect = (m: MonitorSpawn, exited: (pid: number) => void): Effect.Effect<StartedMonitor, Error> =>
@@ -236,7 +236,6 @@ export const makeMonitorSpawner = (monitorPath: string): Effect.Effect<MonitorSp
       })
 
     let toDiscard: Array<string> = []
-    let discardTimer: ReturnType<typeof setTimeout> | undefined
     const removeHere = (dirs: ReadonlyArray<string>) => {
       for (const dir of dirs) {
         try {
@@ -247,7 +246,7 @@ export const makeMonitorSpawner = (monitorPath: string): Effect.Effect<MonitorSp
       }
     }
     const flushDiscards = () => {
-      discardTimer = undefined
+      if (toDiscard.length === 0) return
       const dirs = toDiscard.filter((d) => !d.includes("\0"))
       toDiscard = []
       if (dirs.length === 0) return
@@ -257,21 +256,14 @@ export const makeMonitorSpawner = (monitorPath: string): Effect.Effect<MonitorSp
       s.child.stdin.write(["rm", String(dirs.length), ...dirs].map((f) => `${f}\0`).join(""))
     }
 
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        if (discardTimer !== undefined) clearTimeout(discardTimer)
-        flushDiscards()
-      })
-    )
+    // One sweep on the Clock hands what accumulated to the remover; the last batch goes at close.
+    yield* Effect.addFinalizer(() => Effect.sync(flushDiscards))
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(DISCARD_EVERY), Effect.sync(flushDiscards))))
 
     return {
       spawn: spawnOne,
       discard: (dir) => {
         toDiscard.push(dir)
-        if (discardTimer === undefined) {
-          discardTimer = setTimeout(flushDiscards, DISCARD_EVERY_MS)
-          discardTimer.unref()
-        }
       },
       onExit: (pid, f) => {
         if (exitedEarly.delete(pid)) f()
