@@ -69,7 +69,7 @@ lint: typecheck
 # Compiled bundles (scripts/build.mjs, esbuild): rebuilt only when a source they may include changes.
 # Each process entry point that exists is built; the launcher starts the ones it finds in dist/.
 ENTRIES := kernel/main.ts kernel/launch.ts kernel/process/slurm/run-attempt.ts $(wildcard kernel/exechost/main.ts kernel/dashboard/main.ts)
-BUNDLE_SOURCES := $(shell find kernel actors schemas -name '*.ts' -not -path 'kernel/replay/*') scripts/build.mjs
+BUNDLE_SOURCES := $(shell find kernel actors schemas -name '*.ts' -not -path 'kernel/replay/*') scripts/build.mjs scripts/code-cache.cjs
 BUNDLE_STAMP := dist/.built
 $(BUNDLE_STAMP): $(BUNDLE_SOURCES) $(NODE_STAMP)
 	node scripts/build.mjs $(ENTRIES) 1>&2

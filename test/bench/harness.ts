@@ -58,6 +58,8 @@ export const machine = () => {
 /** What test/bench/probe.mjs answers about the process it is preloaded into. */
 export interface ProbeStats {
   readonly pid: number
+  /** ms since the process started (performance.now()). */
+  readonly uptimeMs: number
   readonly cpuMs: number
   readonly rss: number
   readonly heapUsed: number

@@ -15,7 +15,8 @@
  * the loaded machine, charged to the very figure being measured. Between
  * questions the probe only reads its RSS once a second (for the window's peak).
  */
-import { rmSync } from "node:fs"
+import { rmSync, writeFileSync } from "node:fs"
+import { Session } from "node:inspector"
 import { createServer } from "node:net"
 import { basename, dirname, join } from "node:path"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
@@ -24,6 +25,27 @@ const dir = process.env.LOMI_BENCH_PROBE_DIR
 const entry = process.argv[1] ?? ""
 const role =
   basename(entry) === "launch.js" ? "launcher" : basename(entry) === "main.js" ? (basename(dirname(entry)) === "kernel" ? "kernel" : basename(dirname(entry))) : basename(entry)
+
+/**
+ * LOMI_BENCH_PROBE_PROFILE_DIR: a V8 CPU profile from this preload to exit,
+ * written as <role>-<pid>.cpuprofile (Node 20 refuses --cpu-prof in
+ * NODE_OPTIONS, and `make run` passes no node flags; startup.bench.ts uses
+ * it). Profiler.stop answers synchronously on the same thread, so the exit
+ * handler can write it.
+ */
+const profileDir = process.env.LOMI_BENCH_PROBE_PROFILE_DIR
+if (profileDir !== undefined && profileDir !== "") {
+  const session = new Session()
+  session.connect()
+  session.post("Profiler.enable")
+  session.post("Profiler.setSamplingInterval", { interval: 1000 })
+  session.post("Profiler.start")
+  process.on("exit", () =>
+    session.post("Profiler.stop", (error, result) => {
+      if (error === null) writeFileSync(join(profileDir, `${role}-${process.pid}.cpuprofile`), JSON.stringify(result.profile))
+    })
+  )
+}
 
 if (dir !== undefined && dir !== "") {
   const delay = monitorEventLoopDelay({ resolution: 10 })
@@ -45,6 +67,7 @@ if (dir !== undefined && dir !== "") {
     return {
       pid: process.pid,
       at: Date.now(),
+      uptimeMs: performance.now(),
       windowMs: performance.now() - windowStart,
       cpuMs: (cpu.user + cpu.system) / 1000,
       rss: mem.rss,
