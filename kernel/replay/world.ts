@@ -2,6 +2,8 @@
  * What a replay swaps in for the outside world: the in-memory Firestore,
  * a simulated execution host whose pipelines outlive the allocator, captured mail, a temporary directory for the database
  * and any files (patient_info.json), and a configuration pointing into it.
+ * The database there is thrown away with the directory: it runs without the
+ * live store's durability (ThrowawayDatabase: same statements, same results).
  */
 import { Layer } from "effect"
 import { join } from "node:path"
@@ -10,6 +12,7 @@ import { AppConfig } from "../config.ts"
 import { EventBus } from "../events.ts"
 import { memoryFirestoreLayer } from "../firestore/memory.ts"
 import { CaptureMailerLive } from "../mail/capture.ts"
+import { ThrowawayDatabase } from "../store/database.ts"
 import { simHostLayer } from "./simHost.ts"
 
 export const replayConfig = (dir: string, timezone: string): StaticConfig => ({
@@ -43,6 +46,12 @@ export const replayConfig = (dir: string, timezone: string): StaticConfig => ({
 
 /** Everything that outlives an allocator crash in a replay. */
 export const replayWorldLayer = (config: StaticConfig) =>
-  Layer.mergeAll(memoryFirestoreLayer(), simHostLayer, CaptureMailerLive(), Layer.succeed(AppConfig, config)).pipe(
+  Layer.mergeAll(
+    memoryFirestoreLayer(),
+    simHostLayer,
+    CaptureMailerLive(),
+    Layer.succeed(AppConfig, config),
+    Layer.succeed(ThrowawayDatabase, { removedBy: "the replay, with its temporary directory" })
+  ).pipe(
     Layer.provideMerge(EventBus.Default)
   )

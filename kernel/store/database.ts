@@ -4,7 +4,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Clock, Data, Duration, Effect, Layer } from "effect"
+import { Cause, Clock, Context, Data, Duration, Effect, Layer, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { isoFromMillis } from "../time.ts"
@@ -36,11 +36,32 @@ const mayTrustLastClose = (sql: SqlClient.SqlClient, now: number) =>
     return Number.isFinite(checkedAt) && now >= checkedAt && now - checkedAt < RECHECK_AFTER_MS
   }).pipe(Effect.orElseSucceed(() => false))
 
+/**
+ * Present in the context of a database that nobody opens again once the
+ * process is done with it: a replay's, in a temporary directory the replay
+ * removes (kernel/replay/world.ts). There, one connection holds the file
+ * (`locking_mode = EXCLUSIVE`: no lock and shared-memory round trips per
+ * statement), the rollback journal stays in memory and nothing is synced:
+ * the same statements give the same results, without the durability a live
+ * store needs (about a quarter of a 1,000-document replay's CPU). The live
+ * store never has it: WAL, synchronous=NORMAL, shared locking.
+ */
+export class ThrowawayDatabase extends Context.Tag("kernel/store/ThrowawayDatabase")<
+  ThrowawayDatabase,
+  { readonly removedBy: string }
+>() {}
+
 const migrate = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   yield* sql`PRAGMA busy_timeout = 5000`
-  // WAL with synchronous=NORMAL: commits stay atomic and consistent; only the last ones can be lost to a power cut.
-  yield* sql`PRAGMA synchronous = NORMAL`
+  if (Option.isSome(yield* Effect.serviceOption(ThrowawayDatabase))) {
+    yield* sql`PRAGMA locking_mode = EXCLUSIVE`
+    yield* sql`PRAGMA journal_mode = MEMORY`
+    yield* sql`PRAGMA synchronous = OFF`
+  } else {
+    // WAL with synchronous=NORMAL: commits stay atomic and consistent; only the last ones can be lost to a power cut.
+    yield* sql`PRAGMA synchronous = NORMAL`
+  }
   yield* sql`PRAGMA foreign_keys = ON`
   const now = yield* Clock.currentTimeMillis
   const trusted = yield* mayTrustLastClose(sql, now)
