@@ -7,8 +7,9 @@
  * Ordering rules:
  * - the record (spec.json) is written before the monitor is spawned, so any
  *   monitor a restarted host finds has a record;
- * - an outcome is reported only after the monitor's `exit` is fsynced;
- *   reported again to every new connection until acknowledged. An Exited
+ * - an outcome is reported only after the monitor has made the exit durable
+ *   (its exit slot synced, exitSlots.ts; or, without a slot, its `exit` file);
+ *   a slot is taken at Start and freed at Acknowledge; reported again to every new connection until acknowledged. An Exited
  *   outcome is kept in memory only: a restarted host computes it again from
  *   `exit`, since Launcher.finish is idempotent and keeps its own record (the
  *   sandbox's outcome.json and commit journal); that saves a file write and
@@ -43,13 +44,14 @@ import type { LiveRun, PipelineExit, RunStatus, SpawnError } from "../ports/exec
 import { endGroup } from "../process/group.ts"
 import { ProcessSampler, processSamplerLayer } from "../processStats.ts"
 import type { Launcher, RawExit } from "../process/launch.ts"
+import { exitSlotsFile, openExitSlots } from "./exitSlots.ts"
 import { findMonitors, isAlive } from "./procs.ts"
 import {
   hasRawExit,
   listRuns,
+  readExit,
   readFinal,
   readMonitor,
-  readRawExit,
   readRecord,
   removeRun,
   runDir,
@@ -113,6 +115,7 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
     const starting = new Map<number, Deferred.Deferred<RunStatus, StartRefused>>()
     let publish: (event: HostEvent) => void = () => undefined
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const slots = openExitSlots(exitSlotsFile(root))
     const spawner = yield* makeMonitorSpawner(options.monitorPath)
     const launcherFor = (sandbox: boolean) => options.launcherFor(sandbox, spawner.discard)
     let ackSequence = 0
@@ -157,7 +160,7 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
         t.watcher = undefined
         return Effect.gen(function* () {
           // Read after the monitor is gone or its file exists: a missing file now means none will come.
-          const final = yield* finishWith(t, readRawExit(t.dir))
+          const final = yield* finishWith(t, readExit(t.dir, t.record, slots.file))
           if (final._tag === "Lost") {
             const written = yield* Effect.either(writeFinal(t.dir, final))
             if (written._tag === "Left") {
@@ -220,6 +223,7 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
         continue
       }
       const final = readFinal(dir)
+      if (record.exitSlot !== undefined) slots.hold(record.exitSlot.index)
       const t = yield* track(runId, dir, record, live ?? readMonitor(dir))
       if (final !== undefined) {
         t.final = final
@@ -233,6 +237,7 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
       } else {
         // Recorded but no monitor ever ran: the kernel's Start never succeeded.
         runs.delete(runId)
+        if (record.exitSlot !== undefined) slots.release(record.exitSlot.index)
         yield* removeRun(dir)
       }
     }
@@ -270,11 +275,25 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
         const launch = yield* Effect.mapError(launcher.prepare(spec), (e) => refuse(e.message))
         const dir = runDir(root, spec.runId)
         const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
-        const record: RunRecord = { spec, sandbox, startedAt, graceMs }
-        yield* Effect.mapError(writeRecord(dir, record), (e) => refuse(`cannot write the run record: ${e.message}`))
+        const exitSlot = { index: slots.take(), token: `${spec.runId}@${startedAt}` }
+        const record: RunRecord = { spec, sandbox, startedAt, graceMs, exitSlot }
+        const freeSlot = Effect.sync(() => slots.release(exitSlot.index))
+        yield* writeRecord(dir, record).pipe(
+          Effect.tapError(() => freeSlot),
+          Effect.mapError((e) => refuse(`cannot write the run record: ${e.message}`))
+        )
         const monitor = yield* Effect.try(() => fs.mkdirSync(path.dirname(spec.logFile), { recursive: true })).pipe(
-          Effect.zipRight(spawner.spawn({ monitorPath: options.monitorPath, runDir: dir, logFile: spec.logFile, graceMs, launch })),
-          Effect.tapError(() => removeRun(dir)),
+          Effect.zipRight(
+            spawner.spawn({
+              monitorPath: options.monitorPath,
+              runDir: dir,
+              logFile: spec.logFile,
+              graceMs,
+              launch,
+              exitSlot: { ...exitSlot, file: slots.file }
+            })
+          ),
+          Effect.tapError(() => Effect.zipRight(removeRun(dir), freeSlot)),
           Effect.mapError((e) => refuse(`cannot start the pipeline's monitor: ${errorText(e)}`))
         )
         const t = yield* track(spec.runId, dir, record, monitor)
@@ -352,6 +371,8 @@ export const makeHost = (options: HostOptions): Effect.Effect<Host, never, Scope
           const moved = yield* Effect.try(() => fs.renameSync(t.dir, away)).pipe(Effect.isSuccess)
           if (moved) spawner.discard(away)
           else yield* removeRun(t.dir)
+          // Its monitor has recorded the exit and ended (or is gone): it never writes the slot again.
+          if (t.record.exitSlot !== undefined) slots.release(t.record.exitSlot.index)
         }),
       Live: () =>
         Effect.sync(() =>

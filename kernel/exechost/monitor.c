@@ -14,11 +14,20 @@
  *   wait: leader exits | time limit (TERM group, grace, KILL, timedOut) |
  *         SIGTERM/SIGINT/SIGHUP to the monitor (TERM group, grace, KILL)
  *   leader gone: whatever is left in its group gets TERM, grace, KILL
- *   write <runDir>/exit  {"code":..,"signal":..,"timedOut":..}
- *         (temp file, fsync, rename, fsync dir), then exit 0
+ *   record the exit {"code":..,"signal":..,"timedOut":..} durably, then exit 0:
+ *     with an exit slot (LOMI_MONITOR_EXIT_SLOT="<index> <token> <slotsFile>" in
+ *     its environment, removed before the pipeline starts): "<token>\n<exit>\n"
+ *     written in place into 512-byte slot <index> of slotsFile and fdatasynced
+ *     (the file's blocks were written and synced when the host made it, so this
+ *     is one flush and no journal commit), then <runDir>/exit (temp file and
+ *     rename, not synced: the slot is what a crash leaves);
+ *     without one (or if the slot cannot be written): <runDir>/exit through a
+ *     temp file, fsync, rename, fsync dir.
  *
- * Exit status 0 means the exit file is written; anything else means it is
- * not (the host then reports the run lost). Kept tiny: it is on the hot path.
+ * Exit status 0 means the exit is recorded (and, for a forked monitor, said on
+ * the host's pipe); 4 means recorded but not said; anything else means it is
+ * not recorded (the host then reports the run lost). Kept tiny: it is on the
+ * hot path.
  *
  *   lomi-monitor --serve <padding>
  *
@@ -33,7 +42,8 @@
  * once the server has written "<pid> <startTime>\n" to <runDir>/monitor (the
  * host's record of which process to follow, written here in C rather than by
  * the host's event loop). "x <pid>\n" says a monitor it forked has exited
- * (reaped).
+ * (reaped) without saying "e" itself (its exit status is not 0): a monitor
+ * that said "e" is reaped silently, so each end reaches the host once.
  *
  *   rm n path...
  *
@@ -79,15 +89,58 @@ static const char *names[] = {
   [SIGPWR] = "SIGPWR", [SIGSYS] = "SIGSYS",
 };
 
-/* The host's pipe (a forked monitor only): "e <pid>\n" once the exit file is durable. */
+/* The host's pipe (a forked monitor only): "e <pid>\n" once the exit is durable. */
 static int notice_fd = -1;
+static int forked = 0;
 
-static void notice_exit(void) {
-  if (notice_fd < 0) return;
-  signal(SIGPIPE, SIG_IGN); /* a host gone meanwhile: nobody to tell */
+/* 0 when said (or there is nobody to say it to), 4 when a forked monitor could not say it: the server's "x" then does. */
+static int notice_exit(void) {
+  if (!forked) return 0;
+  if (notice_fd < 0) return 4;
+  signal(SIGPIPE, SIG_IGN); /* a host gone meanwhile: nobody to tell (EPIPE: the "x" goes nowhere either) */
   char line[32];
   int n = snprintf(line, sizeof line, "e %d\n", (int)getpid());
-  if (write(notice_fd, line, (size_t)n) < 0) { /* the server's "x" still comes */ }
+  if (write(notice_fd, line, (size_t)n) == n) return 0;
+  return errno == EPIPE ? 0 : 4;
+}
+
+/* The exit slot (see the header): open from before the pipeline starts until the exit is recorded. */
+#define SLOT_BYTES 512
+static int slot_fd = -1;
+static long long slot_index = -1;
+static char slot_token[128];
+
+static void open_slot(void) {
+  const char *spec = getenv("LOMI_MONITOR_EXIT_SLOT");
+  if (spec == NULL) return;
+  char copy[4096];
+  snprintf(copy, sizeof copy, "%s", spec);
+  unsetenv("LOMI_MONITOR_EXIT_SLOT"); /* the pipeline's environment is its own */
+  char *token = strchr(copy, ' ');
+  if (token == NULL) return;
+  *token++ = 0;
+  char *file = strchr(token, ' ');
+  if (file == NULL) return;
+  *file++ = 0;
+  char *end = NULL;
+  long long index = strtoll(copy, &end, 10);
+  if (end == copy || *end != 0 || index < 0 || strlen(token) >= sizeof slot_token) return;
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  slot_fd = fd;
+  slot_index = index;
+  memcpy(slot_token, token, strlen(token) + 1);
+}
+
+/* "<token>\n<text>" in place in the slot, fdatasynced: 0 when durable. */
+static int record_in_slot(const char *text) {
+  if (slot_fd < 0) return -1;
+  char record[SLOT_BYTES];
+  memset(record, 0, sizeof record);
+  int n = snprintf(record, sizeof record, "%s\n%s", slot_token, text);
+  if (n < 0 || n >= (int)sizeof record) return -1;
+  if (pwrite(slot_fd, record, sizeof record, (off_t)slot_index * SLOT_BYTES) != (ssize_t)sizeof record) return -1;
+  return fdatasync(slot_fd);
 }
 
 static long long now_ms(void) {
@@ -136,6 +189,15 @@ static unsigned long long start_time_of(const char *stat_file) {
 
 static unsigned long long start_time(void) { return start_time_of("/proc/self/stat"); }
 
+/* The exit, durable before anyone is told: in the slot when there is one (the exit file then need not be synced), else in a synced exit file. */
+static int record_exit(const char *run_dir, const char *text) {
+  if (record_in_slot(text) == 0) {
+    if (write_file(run_dir, "exit", text, 0) != 0) { /* the slot has it: the host reads it there */ }
+    return 0;
+  }
+  return write_file(run_dir, "exit", text, 1);
+}
+
 /* The monitor proper: the caller's environment and cwd are the pipeline's. */
 static int run_monitor(const char *run_dir, const char *log_file, long long limit_ms, long long grace_ms, char **command) {
   setsid();
@@ -148,6 +210,7 @@ static int run_monitor(const char *run_dir, const char *log_file, long long limi
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   sigprocmask(SIG_BLOCK, &set, &old);
+  open_slot();
 
   /* posix_spawn (vfork-like, no page-table copy): the child leads a new group, stdin is /dev/null */
   int log_fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -173,9 +236,8 @@ static int run_monitor(const char *run_dir, const char *log_file, long long limi
   char text[256];
   if (leader < 0) {
     snprintf(text, sizeof text, "{\"code\":127,\"signal\":null,\"timedOut\":false}\n");
-    if (write_file(run_dir, "exit", text, 1) != 0) return 1;
-    notice_exit();
-    return 0;
+    if (record_exit(run_dir, text) != 0) return 1;
+    return notice_exit();
   }
   setpgid(leader, leader);
   close(log_fd);
@@ -222,9 +284,8 @@ static int run_monitor(const char *run_dir, const char *log_file, long long limi
   } else {
     snprintf(text, sizeof text, "{\"code\":%d,\"signal\":null,\"timedOut\":%s}\n", WEXITSTATUS(status), timed_out ? "true" : "false");
   }
-  if (write_file(run_dir, "exit", text, 1) != 0) return 1;
-  notice_exit();
-  return 0;
+  if (record_exit(run_dir, text) != 0) return 1;
+  return notice_exit();
 }
 
 /* ---- fork server ---- */
@@ -357,6 +418,7 @@ static void reap(void) {
   char line[64];
   while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
     if (is_remover(p)) continue;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) continue; /* it said "e" itself */
     snprintf(line, sizeof line, "x %d\n", (int)p);
     say(line);
   }
@@ -366,6 +428,7 @@ static pid_t fork_monitor(const struct request *r, const sigset_t *server_mask) 
   pid_t pid = fork();
   if (pid != 0) return pid;
   /* the monitor: a clean signal state, /dev/null for stdio, its own name in /proc */
+  forked = 1;
   signal(SIGPIPE, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
@@ -391,8 +454,7 @@ static pid_t fork_monitor(const struct request *r, const sigset_t *server_mask) 
     int log_fd = open(r->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd >= 0) dprintf(log_fd, "lomi-monitor: cannot enter %s: %s\n", r->cwd, strerror(errno));
     if (write_file(r->run_dir, "exit", "{\"code\":127,\"signal\":null,\"timedOut\":false}\n", 1) != 0) _exit(1);
-    notice_exit();
-    _exit(0);
+    _exit(notice_exit());
   }
   environ = r->env;
   _exit(run_monitor(r->run_dir, r->log_file, r->limit_ms, r->grace_ms, r->argv));

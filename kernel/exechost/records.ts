@@ -4,7 +4,9 @@
  *   spec.json    the attempt and its launcher (host, before the monitor starts)
  *   monitor      "pid startTime" of the monitor (the fork server, before the host learns the pid)
  *   pids         "monitorPid monitorStartTime pipelinePgid" (the monitor)
- *   exit         the raw exit, fsynced (the monitor, as its last act)
+ *   exit         the raw exit (the monitor, as its last act): not synced when the run has an exit
+ *                slot (`exitSlot` in spec.json; exitSlots.ts), where the monitor made it durable
+ *                first; synced otherwise (no slot, or hosts before 2026-11-29's second pass)
  *   final.json   a Lost outcome, written atomically before it is reported (not fsynced); an
  *                Exited one is not written: finishing again from `exit` gives the same outcome.
  *                (Hosts before 2026-11-29 wrote both kinds; still read.)
@@ -18,17 +20,23 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
 import { PipelineSpecSchema, RawExitSchema, RunStatusSchema } from "../../schemas/exechost.ts"
+import { SLOT_BYTES } from "./exitSlots.ts"
 
 export const runsRoot = (dataDir: string) => path.join(dataDir, "exechost", "runs")
 /** Acknowledged record dirs waiting for their removal: beside `runs/`, on the same file system (one rename). */
 export const ackedRoot = (runs: string) => path.join(path.dirname(runs), "acked")
 export const runDir = (root: string, runId: number) => path.join(root, String(runId))
 
+/** Where the monitor records the exit durably (exitSlots.ts): the slot, and the token its record starts with. */
+export const ExitSlotRef = Schema.Struct({ index: Schema.Int, token: Schema.String })
+export type ExitSlotRef = typeof ExitSlotRef.Type
+
 export const RunRecord = Schema.Struct({
   spec: PipelineSpecSchema,
   sandbox: Schema.Boolean,
   startedAt: Schema.String,
-  graceMs: Schema.Number
+  graceMs: Schema.Number,
+  exitSlot: Schema.optional(ExitSlotRef)
 })
 export type RunRecord = typeof RunRecord.Type
 
@@ -46,16 +54,52 @@ const readText = (file: string): string | undefined => {
   }
 }
 
-const decodeJson = <A, I>(schema: Schema.Schema<A, I>, text: string | undefined): A | undefined => {
-  if (text === undefined) return undefined
-  const decoded = Schema.decodeUnknownEither(Schema.parseJson(schema))(text)
-  return decoded._tag === "Right" ? decoded.right : undefined
+/** A decoder from JSON text, built once: building `parseJson(schema)` on every read was most of a read's garbage. */
+const jsonDecoder = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(Schema.parseJson(schema))
+  return (text: string | undefined): A | undefined => {
+    if (text === undefined) return undefined
+    const decoded = decode(text)
+    return decoded._tag === "Right" ? decoded.right : undefined
+  }
+}
+const decodeRecord = jsonDecoder(RunRecord)
+const decodeRawExit = jsonDecoder(RawExitSchema)
+const decodeFinal = jsonDecoder(FinalRecord)
+const encodeRecord = Schema.encodeSync(RunRecord)
+const encodeFinal = Schema.encodeSync(FinalRecord)
+
+export const readRecord = (dir: string) => decodeRecord(readText(path.join(dir, "spec.json")))
+export const readRawExit = (dir: string) => decodeRawExit(readText(path.join(dir, "exit")))
+export const readFinal = (dir: string) => decodeFinal(readText(path.join(dir, "final.json")))
+export const hasRawExit = (dir: string) => fs.existsSync(path.join(dir, "exit"))
+
+/** The exit in slot `ref.index` of `slotsFile` when the slot holds this run's record ("<token>\n<exit>\n", NUL-padded). */
+export const readExitSlot = (slotsFile: string, ref: ExitSlotRef) => {
+  const record = Buffer.alloc(SLOT_BYTES)
+  try {
+    const fd = fs.openSync(slotsFile, "r")
+    try {
+      fs.readSync(fd, record, 0, SLOT_BYTES, ref.index * SLOT_BYTES)
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch {
+    return undefined
+  }
+  const end = record.indexOf(0)
+  const text = record.toString("utf8", 0, end < 0 ? SLOT_BYTES : end)
+  const newline = text.indexOf("\n")
+  if (newline < 0 || text.slice(0, newline) !== ref.token) return undefined
+  return decodeRawExit(text.slice(newline + 1))
 }
 
-export const readRecord = (dir: string) => decodeJson(RunRecord, readText(path.join(dir, "spec.json")))
-export const readRawExit = (dir: string) => decodeJson(RawExitSchema, readText(path.join(dir, "exit")))
-export const readFinal = (dir: string) => decodeJson(FinalRecord, readText(path.join(dir, "final.json")))
-export const hasRawExit = (dir: string) => fs.existsSync(path.join(dir, "exit"))
+/**
+ * The run's raw exit: its exit file, else its slot. After a machine crash the (unsynced) exit file
+ * may be missing or empty while the slot, synced before anyone was told, has it.
+ */
+export const readExit = (dir: string, record: RunRecord, slotsFile: string) =>
+  readRawExit(dir) ?? (record.exitSlot === undefined ? undefined : readExitSlot(slotsFile, record.exitSlot))
 
 export interface MonitorPids {
   readonly pid: number
@@ -109,7 +153,7 @@ export const writeRecord = (dir: string, record: RunRecord) =>
   Effect.try({
     try: () => {
       fs.mkdirSync(dir, { recursive: true })
-      fs.writeFileSync(path.join(dir, "spec.json"), JSON.stringify(Schema.encodeSync(RunRecord)(record)))
+      fs.writeFileSync(path.join(dir, "spec.json"), JSON.stringify(encodeRecord(record)))
     },
     catch: (error) => (error instanceof Error ? error : new Error(String(error)))
   })
@@ -121,7 +165,7 @@ export const writeFinal = (dir: string, final: FinalRecord) =>
       tempSequence += 1
       const file = path.join(dir, "final.json")
       const tmp = `${file}.${process.pid}.${tempSequence}.tmp`
-      fs.writeFileSync(tmp, JSON.stringify(Schema.encodeSync(FinalRecord)(final)))
+      fs.writeFileSync(tmp, JSON.stringify(encodeFinal(final)))
       fs.renameSync(tmp, file)
     },
     catch: (error) => (error instanceof Error ? error : new Error(String(error)))

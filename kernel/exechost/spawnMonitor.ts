@@ -7,8 +7,8 @@
  *
  *   host ──request──▶ server ──fork──▶ monitor (own session) ──posix_spawn──▶ pipeline
  *        ◀─"id pid start"─   (after writing <runDir>/monitor)
- *        ◀─"e pid"── from the monitor itself: its exit file is durable (the monitor's last act)
- *        ◀─"x pid"──         ◀─SIGCHLD─ the monitor has exited (reported only if no "e" came)
+ *        ◀─"e pid"── from the monitor itself: its exit is durable (the monitor's last act)
+ *        ◀─"x pid"──         ◀─SIGCHLD─ a monitor that did not say "e" has exited (killed, or no record)
  *   host ──"rm" dirs──▶ server ──fork──▶ remover (niced): released dirs removed off the host's event loop
  *
  * Every monitor is detached (its own session), so neither the host's nor the
@@ -34,7 +34,17 @@ export interface MonitorSpawn {
   readonly logFile: string
   readonly graceMs: number
   readonly launch: Launch
+  /** Where the monitor records the exit durably (exitSlots.ts); without it, in a synced exit file. */
+  readonly exitSlot?: { readonly file: string; readonly index: number; readonly token: string } | undefined
 }
+
+/** How the monitor learns its exit slot: an environment variable it takes out before the pipeline starts (monitor.c). */
+const SLOT_VAR = "LOMI_MONITOR_EXIT_SLOT"
+const slotValue = (slot: NonNullable<MonitorSpawn["exitSlot"]>) => `${slot.index} ${slot.token} ${slot.file}`
+
+/** The monitor's environment: the pipeline's, and its exit slot. */
+const monitorEnv = (m: MonitorSpawn): Readonly<Record<string, string>> =>
+  m.exitSlot === undefined ? m.launch.env : { ...m.launch.env, [SLOT_VAR]: slotValue(m.exitSlot) }
 
 /** A started monitor: its pid and start time (/proc field 22), already recorded in `<runDir>/monitor`. */
 export interface StartedMonitor {
@@ -79,7 +89,7 @@ const spawnDirect = (m: MonitorSpawn, exited: (pid: number) => void): Effect.Eff
       const child = spawn(
         m.monitorPath,
         [m.runDir, m.logFile, String(m.launch.timeLimitMs ?? 0), String(m.graceMs), "--", m.launch.command, ...m.launch.args],
-        { detached: true, stdio: "ignore", env: m.launch.env, ...(m.launch.cwd === undefined ? {} : { cwd: m.launch.cwd }) }
+        { detached: true, stdio: "ignore", env: monitorEnv(m), ...(m.launch.cwd === undefined ? {} : { cwd: m.launch.cwd }) }
       )
       child.once("spawn", () => {
         settled = true
@@ -98,24 +108,30 @@ const spawnDirect = (m: MonitorSpawn, exited: (pid: number) => void): Effect.Eff
     }
   })
 
-/** The request's fields, NUL-terminated (see monitor.c). */
+/**
+ * The request's fields, NUL-terminated (see monitor.c); undefined when a field holds a NUL. Built as one
+ * string in one pass: a request is ~100 fields (the environment), on every Start.
+ */
 const encode = (id: number, m: MonitorSpawn): string | undefined => {
-  const env = Object.entries(m.launch.env).map(([k, v]) => `${k}=${v}`)
-  const argv = [m.launch.command, ...m.launch.args]
-  const fields = [
-    String(id),
-    m.runDir,
-    m.logFile,
-    String(m.launch.timeLimitMs ?? 0),
-    String(m.graceMs),
-    m.launch.cwd ?? "",
-    String(env.length),
-    ...env,
-    String(argv.length),
-    ...argv
-  ]
-  if (fields.some((f) => f.includes("\0"))) return undefined
-  return fields.map((f) => `${f}\0`).join("")
+  const env = m.launch.env
+  let count = 0
+  let text = ""
+  for (const key in env) {
+    if (key === SLOT_VAR) continue
+    text += `${key}=${env[key] ?? ""}\0`
+    count++
+  }
+  if (m.exitSlot !== undefined) {
+    text += `${SLOT_VAR}=${slotValue(m.exitSlot)}\0`
+    count++
+  }
+  const head = `${id}\0${m.runDir}\0${m.logFile}\0${m.launch.timeLimitMs ?? 0}\0${m.graceMs}\0${m.launch.cwd ?? ""}\0${count}\0`
+  text = `${head}${text}${m.launch.args.length + 1}\0${m.launch.command}\0`
+  for (const arg of m.launch.args) text += `${arg}\0`
+  // Every field ends in one NUL: any more means a field held one.
+  let nuls = 0
+  for (let at = text.indexOf("\0"); at >= 0; at = text.indexOf("\0", at + 1)) nuls++
+  return nuls === 7 + count + 1 + 1 + m.launch.args.length ? text : undefined
 }
 
 interface Server {
@@ -142,8 +158,6 @@ export const makeMonitorSpawner = (monitorPath: string): Effect.Effect<MonitorSp
         if (exitedEarly.size <= 2048) break
       }
     }
-    // Monitors whose own "e" came: the server's "x" that follows is not a second exit.
-    const noticed = new Set<number>()
     let server: Server | undefined
     let serverBroken = false
     let nextId = 1
@@ -178,11 +192,9 @@ export const makeMonitorSpawner = (monitorPath: string): Effect.Effect<MonitorSp
           buffered = buffered.slice(nl + 1)
           nl = buffered.indexOf("\n")
           const n = Number(b)
-          if (a === "e") {
-            noticed.add(n)
+          // One of the two per monitor: the server reaps a monitor that said "e" without saying "x".
+          if (a === "e" || a === "x") {
             exited(n)
-          } else if (a === "x") {
-            if (!noticed.delete(n)) exited(n)
           } else {
             const p = s.pending.get(Number(a))
             if (p === undefined) continue

@@ -62,6 +62,28 @@ describe("monitor fork server", () => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
   })
 
+  it("with an exit slot, the monitor writes `<token>\\n<exit>` in place into its 512-byte slot (and the exit file beside it); the pipeline never sees the slot's variable", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const spawner = await Effect.runPromise(Scope.extend(makeMonitorSpawner(MONITOR), scope))
+    const slots = join(root, "exits")
+    // Three slots of zeros, as the host makes them; slot 1 is this run's, its neighbours stay zero.
+    writeFileSync(slots, Buffer.alloc(3 * 512))
+    const m = { ...request("slot", `echo "slot var: \${LOMI_MONITOR_EXIT_SLOT:-none}"; exit 6`), exitSlot: { file: slots, index: 1, token: "41@2026-11-29T00:00:00.000Z" } }
+    const { pid } = await Effect.runPromise(spawner.spawn(m))
+    let exited = false
+    spawner.onExit(pid, () => (exited = true))
+    await until("the exit report", () => exited)
+    const file = readFileSync(slots)
+    expect(file.length).toBe(3 * 512)
+    const record = '41@2026-11-29T00:00:00.000Z\n{"code":6,"signal":null,"timedOut":false}\n'
+    expect(file.subarray(512, 512 + record.length).toString("utf8")).toBe(record)
+    expect(file.subarray(512 + record.length, 1024).every((b) => b === 0)).toBe(true)
+    expect(file.subarray(0, 512).every((b) => b === 0) && file.subarray(1024).every((b) => b === 0)).toBe(true)
+    expect(JSON.parse(readFileSync(join(m.runDir, "exit"), "utf8"))).toEqual({ code: 6, signal: null, timedOut: false })
+    expect(readFileSync(m.logFile, "utf8")).toBe("slot var: none\n")
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+
   it("a monitor it forked is found by the restart scan; killing the server ends neither it nor its pipeline, and the next start gets a new server", async () => {
     const scope = Effect.runSync(Scope.make())
     const spawner = await Effect.runPromise(Scope.extend(makeMonitorSpawner(MONITOR), scope))
