@@ -39,15 +39,30 @@ export const mailboxLayer = <I, A>(tag: Context.Tag<I, Mailbox<A>>, capacity = 4
  * posted 2,000 wakes to the busy workers' supervisor, each handled for
  * nothing.
  */
-export const makeMergingMailbox = <A>(): Effect.Effect<Mailbox<A>, never, Activity> =>
+export interface WakeMailbox<A> extends Mailbox<A> {
+  /**
+   * While not listening, posts are dropped (and count as no activity): the
+   * owner has nothing to do with a wake until it listens again, and looks
+   * at the table itself when it does. The workers' supervisor stops
+   * listening while every slot is taken; each slot claims its own next row.
+   */
+  readonly listen: (listening: boolean) => Effect.Effect<void>
+}
+
+export const makeMergingMailbox = <A>(): Effect.Effect<WakeMailbox<A>, never, Activity> =>
   Effect.gen(function* () {
     const activity = yield* Activity
     const queue = yield* Queue.bounded<A>(1)
     let waiting = false
+    let listening = true
     return {
+      listen: (on) =>
+        Effect.sync(() => {
+          listening = on
+        }),
       post: (message) =>
         Effect.suspend(() => {
-          if (waiting) return Effect.void
+          if (waiting || !listening) return Effect.void
           waiting = true
           return activity.begin.pipe(Effect.zipRight(Queue.offer(queue, message)), Effect.asVoid)
         }),
@@ -63,4 +78,4 @@ export const makeMergingMailbox = <A>(): Effect.Effect<Mailbox<A>, never, Activi
     }
   })
 
-export const mergingMailboxLayer = <I, A>(tag: Context.Tag<I, Mailbox<A>>) => Layer.effect(tag, makeMergingMailbox<A>())
+export const mergingMailboxLayer = <I, A>(tag: Context.Tag<I, WakeMailbox<A>>) => Layer.effect(tag, makeMergingMailbox<A>())

@@ -6,7 +6,7 @@ import { Context, Deferred, Effect, Layer } from "effect"
 import type { CommandResult, OperatorCommand } from "../schemas/commands.ts"
 import type { EmailContext, EmailTemplate } from "../schemas/email.ts"
 import type { ReportChange } from "../schemas/report.ts"
-import { type Mailbox, mailboxLayer, mergingMailboxLayer } from "./mailbox.ts"
+import { type Mailbox, mailboxLayer, mergingMailboxLayer, type WakeMailbox } from "./mailbox.ts"
 
 /** A command with the slot its owner answers in. */
 export interface CommandEnvelope<C extends OperatorCommand = OperatorCommand> {
@@ -27,8 +27,8 @@ export type Wake = { readonly _tag: "Wake" }
 export const wake: Wake = { _tag: "Wake" }
 
 export class DispatcherMailbox extends Context.Tag("kernel/mailbox/Dispatcher")<DispatcherMailbox, Mailbox<ReportChange>>() {}
-export class PromoterMailbox extends Context.Tag("kernel/mailbox/Promoter")<PromoterMailbox, Mailbox<Wake>>() {}
-export class WorkerMailbox extends Context.Tag("kernel/mailbox/Workers")<WorkerMailbox, Mailbox<Wake>>() {}
+export class PromoterMailbox extends Context.Tag("kernel/mailbox/Promoter")<PromoterMailbox, WakeMailbox<Wake>>() {}
+export class WorkerMailbox extends Context.Tag("kernel/mailbox/Workers")<WorkerMailbox, WakeMailbox<Wake>>() {}
 export class KillMailbox extends Context.Tag("kernel/mailbox/Kill")<KillMailbox, Mailbox<CommandEnvelope>>() {}
 export class JobCommandMailbox extends Context.Tag("kernel/mailbox/JobCommands")<JobCommandMailbox, Mailbox<CommandEnvelope>>() {}
 export class HoldMailbox extends Context.Tag("kernel/mailbox/Holds")<HoldMailbox, Mailbox<CommandEnvelope>>() {}

@@ -53,21 +53,25 @@ const describe = (outcome: Outcome) =>
 const exitCodeOf = (outcome: Outcome): number | null =>
   outcome._tag === "Exited" || outcome._tag === "ExecutorFailed" ? outcome.code : null
 
+/** What storing an outcome did: the route it took, or nothing because the row had already ended (a kill won the race). */
+export type Stored = Route | "row_ended"
+
 /** Stores an attempt's outcome; answers the route it took. */
-export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string): Effect.Effect<Route, never, JobStore | TunableStore | PermanentFailure> =>
+export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string): Effect.Effect<Stored, never, JobStore | TunableStore | PermanentFailure> =>
   Effect.gen(function* () {
     const jobs = yield* JobStore
     const t = yield* (yield* TunableStore).get
     const failure = yield* PermanentFailure
     const exitCode = exitCodeOf(outcome)
     const route = routeFor(outcome, run.attempt, t)
-    const lost = (applied: Option.Option<unknown>) =>
-      Option.isNone(applied) ? Effect.logWarning(`run ${run.id}: no longer running; outcome ${route} not recorded`) : Effect.void
+    const lost = (applied: Option.Option<unknown>): Effect.Effect<Stored> =>
+      Option.isNone(applied)
+        ? Effect.as(Effect.logInfo(`run ${run.id}: no longer running; outcome ${route} not recorded`), "row_ended")
+        : Effect.succeed(route)
 
     switch (route) {
       case "succeeded":
-        yield* jobs.succeed(run.id, 0).pipe(Effect.flatMap(lost))
-        return route
+        return yield* jobs.succeed(run.id, 0).pipe(Effect.flatMap(lost))
       case "temp_failed":
         return yield* jobs
           .endWithFollowUp(run.id, "running", "temp_failed", { exitCode, errorMessage: "inputs not there yet" }, {
@@ -76,7 +80,7 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string): Ef
             scheduledRunAt: yield* isoAfter(t.TEMP_FAIL_RETRY_DELAY_SECONDS),
             notes: null
           })
-          .pipe(Effect.flatMap(lost), Effect.as(route))
+          .pipe(Effect.flatMap(lost))
       case "failed_retrying":
         return yield* jobs
           .endWithFollowUp(run.id, "running", "failed_retrying", { exitCode, errorMessage: describe(outcome) }, {
@@ -85,7 +89,7 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string): Ef
             scheduledRunAt: yield* isoAfter(t.RETRY_DELAY_SECONDS),
             notes: null
           })
-          .pipe(Effect.flatMap(lost), Effect.as(route))
+          .pipe(Effect.flatMap(lost))
       case "lost_retrying":
         return yield* jobs
           .endWithFollowUp(run.id, "running", "failed_retrying", { exitCode, errorMessage: describe(outcome) }, {
@@ -94,9 +98,9 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string): Ef
             scheduledRunAt: yield* nowIso,
             notes: "recovered"
           })
-          .pipe(Effect.flatMap(lost), Effect.as(route))
+          .pipe(Effect.flatMap(lost))
       case "exhausted":
-        yield* failure.failPermanently({
+        const failed = yield* failure.failPermanently({
           run,
           from: ["running"],
           reason: `${describe(outcome)} (attempt ${run.attempt} of ${t.MAX_RETRIES})`,
@@ -105,6 +109,6 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string): Ef
           onWriteFailure: "sync_retry",
           logFile
         })
-        return route
+        return failed._tag === "LostRace" ? "row_ended" : route
     }
   })

@@ -20,11 +20,12 @@ import { EventBus } from "../../kernel/events.ts"
 import { PermanentFailure } from "../../kernel/failure.ts"
 import { runLogFile } from "../../kernel/paths.ts"
 import { Executor, ExecutorUnavailable, type RunStatus } from "../../kernel/ports/executor.ts"
-import { type Outcome, outcomeOfExit, routeOutcome } from "../../kernel/routing.ts"
+import { type Outcome, outcomeOfExit, routeFor, routeOutcome } from "../../kernel/routing.ts"
 import { untilStored } from "../../kernel/storeRetry.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
 import { RunFiles } from "../../kernel/runFiles.ts"
 import { OcrCache } from "../../kernel/store/ocrCache.ts"
+import { TunableStore } from "../../kernel/store/tunables.ts"
 
 /** Why a row may not run at all: the dispatcher's check, repeated for a sync-retry row. */
 const unrunnable = (run: JobRun): string | undefined => {
@@ -57,35 +58,35 @@ const WHILE_DEFERRED = Schedule.exponential("1 second", 2).pipe(Schedule.union(S
 
 type Ended = Extract<RunStatus, { _tag: "Exited" | "Lost" }>
 
-/** Routes an ended run unless its row already ended (a kill); the outcome is stored before this returns. */
+/**
+ * Routes an ended run unless its row already ended (a kill); the outcome is
+ * stored before this returns. Every route but `exhausted` is one update
+ * guarded on `running`, so a row a kill ended is left as it is without a
+ * read first; `exhausted` writes Firestore before SQLite, so it reads the
+ * row first and writes nothing for a row that is no longer running.
+ */
 const store = (run: JobRun, ended: Ended) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const jobs = yield* JobStore
     const ocr = yield* OcrCache
-    const current = yield* untilStored(`run ${run.id}`, jobs.byId(run.id))
-    if (Option.isNone(current) || current.value.state !== "running") {
-      const state = Option.match(current, { onNone: () => "gone", onSome: (r) => r.state })
-      yield* Effect.logInfo(`run ${run.id} ended; its row is already ${state}, so its exit changes nothing`)
-      return
-    }
-    const row = current.value
     const outcome: Outcome = ended._tag === "Lost" ? { _tag: "Lost", message: ended.message } : outcomeOfExit(ended.exit)
-    const logFile = runLogFile(config.dataDir, row.doc_id, row.id, row.attempt)
-    const patientOcr = row.patient_id === null ? undefined : ocrOutputFile(config.paths.userDataDir, row.patient_id)
-    const keepsOcr = outcome._tag === "Exited" && outcome.code === 0 && row.service === "Omni-Health"
-    const route = yield* untilStored(
-      `outcome of run ${run.id}`,
-      routeOutcome(row, outcome, logFile).pipe(
-        Effect.tap(() =>
-          keepsOcr && patientOcr !== undefined
-            ? Effect.flatMap(RunFiles, (files) => files.exists(patientOcr)).pipe(
-                Effect.flatMap((present) => (present ? ocr.put(row.doc_id, row.id, patientOcr) : Effect.void))
-              )
-            : Effect.void
-        )
-      )
-    )
+    if (routeFor(outcome, run.attempt, yield* (yield* TunableStore).get) === "exhausted") {
+      const current = yield* untilStored(`run ${run.id}`, jobs.byId(run.id))
+      if (Option.isNone(current) || current.value.state !== "running") {
+        const state = Option.match(current, { onNone: () => "gone", onSome: (r) => r.state })
+        yield* Effect.logInfo(`run ${run.id} ended; its row is already ${state}, so its exit changes nothing`)
+        return
+      }
+    }
+    // The claimed row's fields that routing reads (id, document, patient, service, attempt) never change while it runs.
+    const logFile = runLogFile(config.dataDir, run.doc_id, run.id, run.attempt)
+    const route = yield* untilStored(`outcome of run ${run.id}`, routeOutcome(run, outcome, logFile))
+    if (route === "succeeded" && run.service === "Omni-Health" && run.patient_id !== null) {
+      const patientOcr = ocrOutputFile(config.paths.userDataDir, run.patient_id)
+      const files = yield* RunFiles
+      if (yield* files.exists(patientOcr)) yield* untilStored(`OCR output of run ${run.id}`, ocr.put(run.doc_id, run.id, patientOcr))
+    }
     // Every other route ends the row in the statement that stored it.
     if (route !== "exhausted") return
     // A Failed write deferred by an outage keeps the row running: the exit stays unacknowledged until it lands.
@@ -95,13 +96,13 @@ const store = (run: JobRun, ended: Ended) =>
   })
 
 /**
- * Follows a started run to its end: waits for the exit, stores its outcome,
- * then acknowledges it. Used for runs this worker started and for runs
- * re-adopted at start-up. `stored` runs once the outcome is in SQLite, before
- * the acknowledgement: a run holds its worker slot until its exit is stored,
+ * Follows a started run until its outcome is stored: waits for the exit,
+ * then stores it. Used for runs this worker started and for runs re-adopted
+ * at start-up. The exit is acknowledged separately (`acknowledgeRun`), once
+ * this has returned: a run holds its worker slot until its exit is stored,
  * not for the round trip that tells the executor to forget it.
  */
-export const followRun = (run: JobRun, stored: Effect.Effect<void> = Effect.void) =>
+export const followRun = (run: JobRun) =>
   Effect.gen(function* () {
     const executor = yield* Executor
     const events = yield* EventBus
@@ -109,15 +110,23 @@ export const followRun = (run: JobRun, stored: Effect.Effect<void> = Effect.void
     if (ended._tag === "Exited") yield* events.publish({ _tag: "exit", run: run.id, code: ended.exit.code })
     else yield* Effect.logWarning(`run ${run.id} lost: ${ended.message}`)
     yield* store(run, ended)
-    yield* stored
-    yield* untilReachable(`acknowledging run ${run.id}`, executor.acknowledge(run.id)).pipe(
+  }).pipe(Effect.annotateLogs({ run: run.id, doc: run.doc_id }))
+
+/** Tells the executor it may forget a run whose outcome is stored; an exit not acknowledged is reported again. */
+export const acknowledgeRun = (run: JobRun) =>
+  Effect.flatMap(Executor, (executor) =>
+    untilReachable(`acknowledging run ${run.id}`, executor.acknowledge(run.id)).pipe(
       Effect.timeout(Duration.minutes(5)),
       Effect.catchAll(() => Effect.logWarning(`run ${run.id}: exit stored but not acknowledged; the executor will report it again`))
     )
-  }).pipe(Effect.annotateLogs({ run: run.id, doc: run.doc_id }))
+  ).pipe(Effect.annotateLogs({ run: run.id, doc: run.doc_id }))
 
-/** A freshly claimed row: start its pipeline, then follow it (`stored`: see followRun). */
-export const runAttempt = (run: JobRun, stored: Effect.Effect<void> = Effect.void) =>
+/**
+ * A freshly claimed row: start its pipeline, then follow it until its
+ * outcome is stored. Answers whether a pipeline ran, i.e. whether there is
+ * an exit to acknowledge.
+ */
+export const runAttempt = (run: JobRun) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const executor = yield* Executor
@@ -139,7 +148,7 @@ export const runAttempt = (run: JobRun, stored: Effect.Effect<void> = Effect.voi
           onWriteFailure: "sync_retry"
         })
       )
-      return
+      return false
     }
     const service = run.service as keyof typeof config.services
     const logFile = runLogFile(config.dataDir, run.doc_id, run.id, run.attempt)
@@ -150,6 +159,7 @@ export const runAttempt = (run: JobRun, stored: Effect.Effect<void> = Effect.voi
       LOMI_ATTEMPT: String(run.attempt),
       ...(cached !== undefined && cached._tag === "Some" ? { LOMI_OCR_FILE: cached.value.ocr_path } : {})
     }
+    const endedBefore = yield* jobs.endedWhileRunning
     // Nothing was started while the executor is unreachable, so asking again is safe; the row stays running meanwhile.
     const started = yield* Effect.either(
       untilReachable(
@@ -168,13 +178,18 @@ export const runAttempt = (run: JobRun, stored: Effect.Effect<void> = Effect.voi
     )
     if (Either.isLeft(started)) {
       yield* Effect.logWarning(`run ${run.id} could not start: ${started.left.message}`)
-      return yield* untilStored(`run ${run.id}`, routeOutcome(run, { _tag: "CouldNotRun", message: started.left.message }, logFile))
+      yield* untilStored(`run ${run.id}`, routeOutcome(run, { _tag: "CouldNotRun", message: started.left.message }, logFile))
+      return false
     }
     yield* events.publish({ _tag: "spawn", run: run.id, doc: run.doc_id })
     // A kill that ended the row while the start was on its way found nothing to stop: stop it now.
-    const now = yield* untilStored(`run ${run.id}`, jobs.byId(run.id))
-    if (Option.isNone(now) || now.value.state !== "running") {
-      yield* untilReachable(`killing run ${run.id}`, executor.kill(run.id, Duration.seconds(3)))
+    // Only a row ended from `running` by someone else since the start was sent can be such a row.
+    if ((yield* jobs.endedWhileRunning) !== endedBefore) {
+      const now = yield* untilStored(`run ${run.id}`, jobs.byId(run.id))
+      if (Option.isNone(now) || now.value.state !== "running") {
+        yield* untilReachable(`killing run ${run.id}`, executor.kill(run.id, Duration.seconds(3)))
+      }
     }
-    yield* followRun(run, stored)
+    yield* followRun(run)
+    return true
   }).pipe(Effect.annotateLogs({ run: run.id, doc: run.doc_id }))

@@ -98,6 +98,8 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
     const promoter = yield* PromoterMailbox
     const workers = yield* WorkerMailbox
 
+    let endsFromRunning = 0
+
     /** A row that starts cooling or becomes runnable wakes the actor that waits for it. */
     const wakeFor = (state: JobState) =>
       state === "waiting_cooldown" ? promoter.post(wake) : state === "queued" ? workers.post(wake) : Effect.void
@@ -365,12 +367,22 @@ export class JobStore extends Effect.Service<JobStore>()("kernel/JobStore", {
             return yield* Effect.dieMessage(`run ${id}: a Failed write to ${proof.docId} proves nothing about ${row.value.doc_id}`)
           }
           const now = yield* nowIso
-          return yield* moveOne(id, from, "failed_permanent", {
+          const ended = yield* moveOne(id, from, "failed_permanent", {
             exit_code: end.exitCode,
             error_message: end.errorMessage,
             finished_at: now
           })
+          if (Option.isSome(ended) && from.includes("running")) endsFromRunning++
+          return ended
         }),
+
+      /**
+       * Counts rows failed for good from a set of states that includes
+       * `running` (a kill, an exhausted attempt). A worker compares it
+       * before and after its Start: unchanged, nobody ended its row
+       * meanwhile, and it need not read the row again.
+       */
+      endedWhileRunning: Effect.sync(() => endsFromRunning),
 
       /** Rule 8: the document left Data Ready on its own; mirror it without writing Firestore. */
       withdraw: (docId: string) =>

@@ -1,7 +1,8 @@
 /**
  * The wake mailbox: posts while one wake waits are merged into it; a post
  * made while the handler runs is handled once more; the activity count the
- * replay driver waits on returns to zero.
+ * replay driver waits on returns to zero; posts made while the owner is not
+ * listening are dropped.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Ref } from "effect"
@@ -60,6 +61,26 @@ describe("merging mailbox", () => {
       yield* Deferred.succeed(releaseFirst, undefined)
       yield* untilPendingIs(activity, 0)
       expect(yield* Ref.get(handled)).toBe(2)
+      yield* Fiber.interrupt(server)
+    }).pipe(Effect.provide(Activity.Default))
+  )
+
+  it.effect("drops posts while its owner is not listening, and counts them as no activity", () =>
+    Effect.gen(function* () {
+      const activity = yield* Activity
+      const mailbox = yield* makeMergingMailbox<string>()
+      const handled = yield* Ref.make(0)
+      const server = yield* Effect.fork(mailbox.serve(() => Ref.update(handled, (n) => n + 1)))
+      yield* mailbox.listen(false)
+      yield* mailbox.post("wake")
+      yield* mailbox.post("wake")
+      // A replay must be able to settle while the workers' supervisor is not listening.
+      expect(yield* activity.pending).toBe(0)
+      yield* mailbox.listen(true)
+      yield* mailbox.post("wake")
+      expect(yield* activity.pending).toBe(1)
+      yield* untilPendingIs(activity, 0)
+      expect(yield* Ref.get(handled)).toBe(1)
       yield* Fiber.interrupt(server)
     }).pipe(Effect.provide(Activity.Default))
   )
