@@ -40,8 +40,10 @@ const processPortLayer = (config: StaticConfig) =>
       const t = yield* (yield* TunableStore).get
       // Pipelines belong to the execution host (started here when none runs); a sandbox that cannot work refuses start-up.
       const sandbox = t.SANDBOX_ENABLED === 1
-      if (sandbox) yield* checkBwrap(config.sandbox.bwrapPath)
-      return ExecHostExecutorLive(config, sandbox)
+      if (!sandbox) return ExecHostExecutorLive(config, sandbox)
+      // The test run of bwrap and the wait for the host's socket are both waits on other processes: side by side
+      // (Layer.merge builds concurrently), not one after the other on the way to ready. A failed check still refuses.
+      return Layer.merge(ExecHostExecutorLive(config, sandbox), Layer.effectDiscard(checkBwrap(config.sandbox.bwrapPath)))
     })
   )
 
