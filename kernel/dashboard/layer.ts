@@ -17,6 +17,7 @@ import { HoldStore } from "../store/holds.ts"
 import { JobStore } from "../store/jobs.ts"
 import { TunableStore } from "../store/tunables.ts"
 import { readOnlyDatabaseLayer } from "./database.ts"
+import { idleCollectorLayer } from "./idleCollector.ts"
 import { kernelLinkLayer } from "./link.ts"
 import {
   CommandBusOverControl,
@@ -58,6 +59,6 @@ export const dashboardLayer = (config: StaticConfig, options: HttpOptions = {}) 
     Layer.provideMerge(readOnlyDatabaseLayer(databaseFile(config.dataDir))),
     Layer.provideMerge(overControl)
   )
-  const follower = LiveStateFollower.pipe(Layer.provideMerge(stores))
+  const follower = LiveStateFollower.pipe(Layer.provideMerge(stores), Layer.merge(idleCollectorLayer))
   return httpServeLayer(config, { ...DASHBOARD_LIMITS, ...options }).pipe(Layer.provideMerge(follower))
 }

@@ -19,7 +19,8 @@
  * its bounds), its peak RSS and the kernel's event-loop delay under load,
  * from the probe the launcher passes to every process (test/bench/probe.mjs).
  *
- *   npx tsx test/bench/dashboard-load.bench.ts [--clients 200] [--sse 66] [--seconds 30] [--history 100000] [--reports-unloaded 50]
+ *   npx tsx test/bench/dashboard-load.bench.ts [--clients 200] [--sse 66] [--seconds 30] [--history 100000] [--reports-unloaded 50] [--rest-after 10000]
+ *   (a quick look: --seconds 10 --reports-unloaded 20; --history 0 for the empty database)
  *   (LOMI_BENCH_PROFILE=<dir> adds --cpu-prof to every allocator process;
  *    DL_NODE_FLAGS="<node flags>" passes flags to every allocator process;
  *    DL_DEBUG=1 prints each list/search request over 1 s as [start ms, took ms])
@@ -55,6 +56,8 @@ const UNLOADED_REPORTS = argNumber("--reports-unloaded", 50)
 /** How many of the clients hold an event stream; the rest split between list and search. */
 const SSE_CLIENTS = argNumber("--sse", Math.floor(CLIENTS / 3))
 const INTERVAL_MS = 200
+/** How long after the load the dashboard's RSS is read again ("at rest after the load"). */
+const REST_AFTER_LOAD_MS = argNumber("--rest-after", 10_000)
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const SCRIPT = path.join(repo, "fixtures/pipelines/test/noop-stamp.sh")
@@ -254,6 +257,9 @@ const main = async () => {
     const dashboard = await load
     const kernelProbe = await readProbe(a.probeDir, "kernel")
     const dashboardProbe = await readProbe(a.probeDir, "dashboard")
+    // Quiet again: what the dashboard gives back once its clients are gone.
+    await sleep(REST_AFTER_LOAD_MS)
+    const afterLoad = await readProbe(a.probeDir, "dashboard")
     const loadCpuMs = dashboardProbe !== undefined && atRest !== undefined ? dashboardProbe.cpuMs - atRest.cpuMs : Number.NaN
 
     if (dashboard.failed > 0) process.stderr.write(`dashboard answers other than 200/503: ${JSON.stringify(dashboard.statuses)}\n`)
@@ -323,8 +329,17 @@ const main = async () => {
         "dashboard server under load: peak RSS, event-loop delay p99, utilisation",
         `${(dashboardProbe.peakRssWindow / MiB).toFixed(0)} MiB, ${ms(dashboardProbe.eldP99Ms)} ms, ${dashboardProbe.elu.toFixed(2)}`,
         "",
+        "peak RSS < 120 MiB",
+        verdict(dashboardProbe.peakRssWindow < 120 * MiB)
+      ])
+    }
+    if (afterLoad !== undefined) {
+      rows.push([
+        `dashboard server at rest again, ${REST_AFTER_LOAD_MS / 1000} s after the load: RSS`,
+        `${(afterLoad.rss / MiB).toFixed(0)} MiB (heap used ${(afterLoad.heapUsed / MiB).toFixed(0)} MiB)`,
+        "",
         "RSS < 80 MiB",
-        verdict(dashboardProbe.peakRssWindow < 80 * MiB)
+        verdict(afterLoad.rss < 80 * MiB)
       ])
     }
     if (kernelProbe !== undefined) {
