@@ -3,10 +3,16 @@
  *
  *   joins the run's cgroups (root), then
  *   unshares a private mount namespace (and a user namespace when not root, as `unshare -Urm`),
- *   mounts the overlays (P's real folder as the read-only lower layer, the
- *     run dir's upper/ as the writable one),
+ *   mounts P's view in each tree at `shell-<tree>/P` (P's real folder as an
+ *     overlay's read-only lower layer, the run dir's upper dir as the writable
+ *     one; or, for a patient with no folder yet in that tree, the empty upper
+ *     dir itself bound there: nothing to copy up, no overlay), then
  *   sets RLIMIT_FSIZE (and RLIMIT_AS without a memory cgroup), then
- *   execs bwrap, the jail, its arguments read from bwrap.args.
+ *   execs bwrap, the jail, its options on the command line.
+ *
+ * bwrap binds each shell over its patient root, recursively, so P's view
+ * comes along in the same bind (one bwrap mount per tree, and no separate
+ * mount point dirs to make and remove per run).
  *
  * It replaced a shell chain (sh → unshare → sh → mount ×2 → prlimit → bwrap):
  * six process starts per run, the sandbox's whole fixed cost on a loaded
@@ -18,7 +24,7 @@
  *   / read-only, /dev, /proc with /proc/sys read-only
  *   /tmp a private tmpfs, then what the run needs from the host's /tmp, read-only
  *   hidden paths: an empty tmpfs over directories (made read-only at the end), /dev/null over files
- *   the patient roots: a shell with only P's mount point, and P's overlay in it
+ *   the patient roots: a shell with only P's mount point, P's view already mounted on it
  *   the cache, the attempt's log file, the whitelisted repo copies (read-write)
  */
 import type { RunLimits } from "./limits.ts"
@@ -66,7 +72,7 @@ export const bwrapArgs = (plan: JailPlan): Array<string> => [
   ...plan.hiddenDirs.flatMap((p) => ["--tmpfs", p]),
   ...plan.hiddenFiles.flatMap((p) => ["--ro-bind", "/dev/null", p]),
   ...plan.exposed.flatMap((p) => ["--ro-bind", p, p]),
-  ...plan.trees.flatMap((t) => ["--bind", t.shell, t.root, "--bind", t.merged, t.real]),
+  ...plan.trees.flatMap((t) => ["--bind", t.shell, t.root]),
   ...(plan.cache === undefined ? [] : ["--bind", plan.cache.source, plan.cache.target]),
   "--bind", plan.logFile, plan.logFile,
   ...plan.repoBinds.flatMap((b) => ["--bind", b.source, b.target]),
@@ -90,22 +96,28 @@ export interface ChainPlan {
   /** RLIMIT_FSIZE, and RLIMIT_AS when no memory cgroup caps the run (bytes). */
   readonly fsizeBytes: number
   readonly asBytes: number | undefined
-  /** bwrap's options, NUL-separated (passed as `--args <fd>`); the command follows on the command line (bwrap reads none from the file). */
-  readonly bwrapArgsFile: string
+  /** bwrap's options (`bwrapArgs`), on its command line: no file to write and read per run. */
+  readonly bwrapArgs: ReadonlyArray<string>
   readonly command: ReadonlyArray<string>
 }
 
-/** The launch: lomi-enter joins the cgroups, unshares, mounts the overlays, sets the rlimits, then execs bwrap. */
-export const enterCommand = (plan: ChainPlan): { readonly command: string; readonly args: Array<string> } => ({
+/** Where P's view is mounted before bwrap starts: its mount point in the shell. */
+export const viewMountPoint = (t: TreePlan, patientId: string): string => `${t.shell}/${patientId}`
+
+/** The launch: lomi-enter joins the cgroups, unshares, mounts P's views, sets the rlimits, then execs bwrap. */
+export const enterCommand = (plan: ChainPlan, patientId: string): { readonly command: string; readonly args: Array<string> } => ({
   command: plan.enter,
   args: [
     ...plan.cgroupProcs.flatMap((procs) => ["--cgroup", procs]),
     ...(plan.unprivileged ? ["--userns"] : []),
-    ...plan.trees.flatMap((t) => ["--overlay", t.lower, t.upper, t.work, t.merged]),
+    ...plan.trees.flatMap((t) =>
+      t.direct === true
+        ? ["--bind", t.upper, viewMountPoint(t, patientId)]
+        : ["--overlay", t.lower, t.upper, t.work, viewMountPoint(t, patientId)]
+    ),
     "--fsize", String(plan.fsizeBytes),
     ...(plan.asBytes === undefined ? [] : ["--as", String(plan.asBytes)]),
-    "--args-file", plan.bwrapArgsFile,
-    "--", plan.bwrap, "--", ...plan.command
+    "--", plan.bwrap, ...plan.bwrapArgs, "--", ...plan.command
   ]
 })
 

@@ -5,14 +5,20 @@
  * machine). It does the same steps, in the same order, then execs bwrap, so
  * the process the monitor started ends as bwrap itself:
  *
- *   lomi-enter [--cgroup PROCS]... [--userns] [--overlay LOWER UPPER WORK MERGED]...
+ *   lomi-enter [--cgroup PROCS]... [--userns] [--overlay LOWER UPPER WORK MERGED]... [--bind SOURCE TARGET]...
  *              [--fsize BYTES] [--as BYTES] [--args-file FILE] -- BWRAP ARGS...
  *
  *   --cgroup    join a cgroup first (its cgroup.procs), so every descendant is counted
  *   --userns    a user namespace mapping this uid/gid to root in it (unprivileged
  *               host, as `unshare -Ur`); the overlays then get `userxattr`
  *   (always)    a private mount namespace, propagation private (`unshare -m --propagation private`)
- *   --overlay   mount -t overlay -o nosuid,nodev,lowerdir=..,upperdir=..,workdir=.. at MERGED
+ *   --overlay   mount -t overlay -o nosuid,nodev,lowerdir=..,upperdir=..,workdir=..,volatile at MERGED
+ *               (volatile: the unmount when the run's namespace dies does not sync the whole
+ *               upper filesystem, which cost two ext4 syncfs per overlay per run; a commit reads
+ *               upper through the page cache all the same. Retried without it on a kernel
+ *               older than 5.10, which refuses the option.)
+ *   --bind      bind SOURCE at TARGET, nosuid,nodev (a patient with no folder yet in a tree: P is
+ *               the run's empty upper dir itself; no overlay, nothing under it to copy up)
  *   --fsize/--as  RLIMIT_FSIZE / RLIMIT_AS, soft and hard (as prlimit)
  *   --args-file bwrap's options, NUL-separated: opened here and passed as `--args <fd>`
  *               right after BWRAP
@@ -61,7 +67,8 @@ static int set_limit(int resource, const char *value) {
 int main(int argc, char **argv) {
   const char *cgroups[MAX_ITEMS];
   const char *overlays[MAX_ITEMS][4];
-  int ncg = 0, nov = 0, userns = 0, i = 1;
+  const char *binds[MAX_ITEMS][2];
+  int ncg = 0, nov = 0, nbind = 0, userns = 0, i = 1;
   const char *fsize = NULL, *as = NULL, *args_file = NULL;
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     if (strcmp(argv[i], "--cgroup") == 0 && i + 1 < argc && ncg < MAX_ITEMS) cgroups[ncg++] = argv[++i];
@@ -70,6 +77,11 @@ int main(int argc, char **argv) {
       for (int k = 0; k < 4; k++) overlays[nov][k] = argv[i + 1 + k];
       nov++;
       i += 4;
+    } else if (strcmp(argv[i], "--bind") == 0 && i + 2 < argc && nbind < MAX_ITEMS) {
+      binds[nbind][0] = argv[i + 1];
+      binds[nbind][1] = argv[i + 2];
+      nbind++;
+      i += 2;
     } else if (strcmp(argv[i], "--fsize") == 0 && i + 1 < argc) fsize = argv[++i];
     else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) as = argv[++i];
     else if (strcmp(argv[i], "--args-file") == 0 && i + 1 < argc) args_file = argv[++i];
@@ -79,7 +91,7 @@ int main(int argc, char **argv) {
     }
   }
   if (i + 1 >= argc) {
-    fprintf(stderr, "usage: lomi-enter [--cgroup PROCS]... [--userns] [--overlay LOWER UPPER WORK MERGED]... "
+    fprintf(stderr, "usage: lomi-enter [--cgroup PROCS]... [--userns] [--overlay LOWER UPPER WORK MERGED]... [--bind SOURCE TARGET]... "
                     "[--fsize BYTES] [--as BYTES] [--args-file FILE] -- PROGRAM ARGS...\n");
     return 2;
   }
@@ -106,10 +118,18 @@ int main(int argc, char **argv) {
 
   for (int k = 0; k < nov; k++) {
     char options[8192];
-    int n = snprintf(options, sizeof options, "lowerdir=%s,upperdir=%s,workdir=%s%s", overlays[k][0], overlays[k][1],
+    int n = snprintf(options, sizeof options, "lowerdir=%s,upperdir=%s,workdir=%s%s,volatile", overlays[k][0], overlays[k][1],
                      overlays[k][2], userns ? ",userxattr" : "");
     if (n < 0 || (size_t)n >= sizeof options) { errno = ENAMETOOLONG; return fail("overlay options for", overlays[k][3]); }
-    if (mount("overlay", overlays[k][3], "overlay", MS_NOSUID | MS_NODEV, options) != 0) return fail("cannot mount overlay at", overlays[k][3]);
+    if (mount("overlay", overlays[k][3], "overlay", MS_NOSUID | MS_NODEV, options) != 0) {
+      if (errno != EINVAL) return fail("cannot mount overlay at", overlays[k][3]);
+      options[n - (int)strlen(",volatile")] = 0;
+      if (mount("overlay", overlays[k][3], "overlay", MS_NOSUID | MS_NODEV, options) != 0) return fail("cannot mount overlay at", overlays[k][3]);
+    }
+  }
+  for (int k = 0; k < nbind; k++) {
+    if (mount(binds[k][0], binds[k][1], NULL, MS_BIND, NULL) != 0) return fail("cannot bind", binds[k][1]);
+    if (mount("none", binds[k][1], NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL) != 0) return fail("cannot remount nosuid,nodev", binds[k][1]);
   }
 
   if (fsize != NULL && set_limit(RLIMIT_FSIZE, fsize) != 0) return fail("cannot set RLIMIT_FSIZE to", fsize);

@@ -35,7 +35,9 @@ import {
   readCgroupVerdict,
   removeRunCgroups,
   resolveLimits,
+  runCgroupPaths,
   rlimitBytes,
+  type RunCgroups,
   type RunLimits
 } from "./limits.ts"
 import { runDirPattern, runLayout, type RunLayout, type RunPlan, type TreeName, type TreePlan } from "./layout.ts"
@@ -159,8 +161,25 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
   const enter = options.tools?.enter ?? locateEnter()
   const hidden = [...(options.hidden ?? []).map((p) => path.resolve(p)), scratchRoot]
   const locks = new Map<string, Effect.Semaphore>()
-  /** Patient roots made (or found) once: not made again on every run. */
-  const rootsMade = new Set<string>()
+  /**
+   * Made (or found) once, not on every run: the patient roots, the scratch root, the cache dir.
+   * Each check is a syscall or two, and this VM's ext4 charges ~0.1 ms for a mkdir.
+   */
+  const made = new Set<string>()
+  const makeOnce = (dir: string) => {
+    if (made.has(dir)) return
+    fs.mkdirSync(dir, { recursive: true })
+    made.add(dir)
+  }
+  /** Whether per-run cgroups can be made here: checked at the first run, again after a run could not make them. */
+  let cgroupsOk: boolean | undefined
+  /** Hidden paths once found (a directory stays one): only the missing are looked at again per run. */
+  const hiddenKind = new Map<string, "dir" | "file">()
+  /**
+   * Plans of the runs prepared by this process, until release: finish and release read them here
+   * instead of from plan.json (which stays the record a restarted host reads).
+   */
+  const plans = new Map<number, RunPlan>()
   const lockFor = (patientId: string) => {
     const existing = locks.get(patientId)
     if (existing !== undefined) return existing
@@ -201,68 +220,108 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
     const early: Array<string> = []
     const late: Array<string> = []
     for (const p of wanted) {
-      if (p === "" || !path.isAbsolute(p) || lstatOrNull(p) === null) continue
+      if (p === "" || !path.isAbsolute(p)) continue
       // An ancestor of a hidden path is fine: the hidden paths are mounted over it afterwards.
       if (hidden.includes(p)) continue
-      if (hidden.some((h) => inside(h, p))) late.push(p)
-      else if (inside("/tmp", p)) early.push(p)
+      // Only a path under /tmp or a hidden one needs a bind, and only then is it looked up.
+      const isLate = hidden.some((h) => inside(h, p))
+      if (!isLate && !inside("/tmp", p)) continue
+      if (lstatOrNull(p) === null) continue
+      if (isLate) late.push(p)
+      else early.push(p)
     }
     return { early: [...new Set(early)], late: [...new Set(late)] }
   }
 
+  /**
+   * The run dir, made with as few syscalls as the common case needs: one mkdir, and on EEXIST (a
+   * Start repeated after a crash) the old dir is checked for a journal and removed first.
+   */
+  const makeRunDir = (layout: RunLayout) => {
+    makeOnce(scratchRoot)
+    try {
+      fs.mkdirSync(layout.dir)
+      return
+    } catch (error) {
+      if (!(error instanceof Error && "code" in error && error.code === "EEXIST")) throw error
+    }
+    if (fs.existsSync(layout.journal)) throw new Error(`run ${layout.dir} has an unfinished commit; recover first`)
+    fs.rmSync(layout.dir, { recursive: true, force: true })
+    fs.mkdirSync(layout.dir)
+  }
+
+  const hiddenNow = (): { readonly dirs: Array<string>; readonly files: Array<string> } => {
+    const dirs: Array<string> = []
+    const files: Array<string> = []
+    for (const h of hidden) {
+      let kind = hiddenKind.get(h)
+      if (kind === undefined) {
+        const s = lstatOrNull(h)
+        if (s === null) continue
+        kind = s.isDirectory() ? "dir" : "file"
+        hiddenKind.set(h, kind)
+      }
+      if (kind === "dir") dirs.push(h)
+      else files.push(h)
+    }
+    return { dirs, files }
+  }
+
   const prepareSync = (spec: PipelineSpec): { readonly launch: Launch; readonly warnings: ReadonlyArray<string> } => {
     const layout = runLayout(scratchRoot, spec.runId)
-    if (fs.existsSync(layout.journal)) throw new Error(`run ${spec.runId} has an unfinished commit in ${layout.dir}; recover first`)
-    fs.rmSync(layout.dir, { recursive: true, force: true })
-    // One mkdir per directory (a recursive mkdir tries, fails and climbs): the run dir, then its children.
-    fs.mkdirSync(layout.dir, { recursive: true })
-    fs.mkdirSync(layout.empty)
+    makeRunDir(layout)
     const trees: Array<TreePlan> = roots.map(([name, root]) => {
       const real = path.join(root, spec.patientId)
       const dirs = layout.tree(name)
-      if (!rootsMade.has(root)) {
-        fs.mkdirSync(root, { recursive: true })
-        rootsMade.add(root)
-      }
+      makeOnce(root)
       const s = lstatOrNull(real)
       if (s !== null && !s.isDirectory()) {
         throw new Error(`refused: ${real} is ${s.isSymbolicLink() ? "a symlink" : "not a directory"}; a patient's folder must be a real directory`)
       }
-      for (const d of [dirs.upper, dirs.work, dirs.merged, dirs.shell, path.join(dirs.shell, spec.patientId)]) fs.mkdirSync(d)
-      return { name, root, real, lower: s === null ? layout.empty : real, existed: s !== null, ...dirs }
+      const direct = s === null
+      // P's mount point in the shell; an overlay also needs its work dir.
+      for (const d of direct ? [dirs.upper, dirs.shell, path.join(dirs.shell, spec.patientId)] : [dirs.upper, dirs.work, dirs.shell, path.join(dirs.shell, spec.patientId)]) {
+        fs.mkdirSync(d)
+      }
+      const lower = direct ? layout.empty : real
+      if (!direct) {
+        for (const p of [lower, dirs.upper, dirs.work]) {
+          if (unmountablePath(p)) throw new Error(`path ${JSON.stringify(p)} contains a character overlayfs options cannot carry (, : \\ newline)`)
+        }
+      }
+      return { name, root, real, lower, existed: !direct, upper: dirs.upper, work: dirs.work, shell: dirs.shell, ...(direct ? { direct } : {}) }
     })
-    for (const t of trees) {
-      for (const p of [t.lower, t.upper, t.work, t.merged]) {
-        if (unmountablePath(p)) throw new Error(`path ${JSON.stringify(p)} contains a character overlayfs options cannot carry (, : \\ newline)`)
+    const warnings: Array<string> = []
+    const repoBinds = options.repoWriteWhitelist.length === 0 ? [] : stageRepoWrites(layout, warnings)
+    const limits = limitsFor(spec.service)
+    if (cgroupsOk === undefined) cgroupsOk = cgroupRoot !== "" && cgroupsUsable(cgroupRoot)
+    let cgroups: RunCgroups | null = null
+    if (cgroupsOk) {
+      try {
+        cgroups = createRunCgroups(cgroupRoot, cgroupGroup, spec.runId, limits)
+      } catch (error) {
+        // Looked at again at the next run (the hierarchy may have been unmounted under us).
+        cgroupsOk = undefined
+        throw error
       }
     }
-    const warnings: Array<string> = []
-    const repoBinds = stageRepoWrites(layout, warnings)
-    const limits = limitsFor(spec.service)
-    const cgroups = cgroupRoot !== "" && cgroupsUsable(cgroupRoot) ? createRunCgroups(cgroupRoot, cgroupGroup, spec.runId, limits) : null
     let cache: Bind | undefined
     if (cacheDir !== undefined && home !== undefined) {
-      fs.mkdirSync(cacheDir, { recursive: true })
-      fs.mkdirSync(path.join(home, ".cache"), { recursive: true })
+      makeOnce(cacheDir)
+      makeOnce(path.join(home, ".cache"))
       cache = { source: path.resolve(cacheDir), target: path.join(home, ".cache") }
     }
     const logFile = path.resolve(spec.logFile)
     fs.mkdirSync(path.dirname(logFile), { recursive: true })
     fs.closeSync(fs.openSync(logFile, "a"))
-    const hiddenDirs: Array<string> = []
-    const hiddenFiles: Array<string> = []
-    for (const h of hidden) {
-      const s = lstatOrNull(h)
-      if (s?.isDirectory()) hiddenDirs.push(h)
-      else if (s !== null) hiddenFiles.push(h)
-    }
+    const hiddenPaths = hiddenNow()
     const reach = reachablePaths(spec)
     const args = bwrapArgs({
       trees,
       patientId: spec.patientId,
       reachable: reach.early,
-      hiddenDirs,
-      hiddenFiles: [...hiddenFiles],
+      hiddenDirs: hiddenPaths.dirs,
+      hiddenFiles: hiddenPaths.files,
       exposed: reach.late,
       cache,
       logFile,
@@ -280,13 +339,14 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       trees,
       fsizeBytes: rlimits.fsize,
       asBytes: rlimits.as,
-      bwrapArgsFile: layout.bwrapArgs,
+      bwrapArgs: args,
       command: ["bash", path.resolve(spec.script), spec.docId, spec.patientId, spec.service]
     }
-    fs.writeFileSync(layout.bwrapArgs, args.map((a) => `${a}\0`).join(""))
     const plan: RunPlan = { version: 1, runId: spec.runId, patientId: spec.patientId, service: spec.service, trees, limits, cgroups, unprivileged }
-    // Not fsynced: a machine crash ends the run too, and finish without a plan commits nothing.
-    writeAtomic(layout.plan, JSON.stringify(plan), false)
+    // Neither fsynced nor renamed into place: a machine crash ends the run too, a host crash before
+    // the write's end means the run never started, and finish without a (whole) plan commits nothing.
+    fs.writeFileSync(layout.plan, JSON.stringify(plan))
+    plans.set(spec.runId, plan)
     const env: Record<string, string> = {}
     const merged = {
       ...process.env,
@@ -300,7 +360,7 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       ...(options.home === undefined ? {} : { HOME: options.home })
     }
     for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v
-    const launch = enterCommand(chain)
+    const launch = enterCommand(chain, spec.patientId)
     return { launch: { command: launch.command, args: launch.args, env, timeLimitMs: limits.timeLimitSeconds * 1000 }, warnings }
   }
 
@@ -318,8 +378,9 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
         Effect.tapError(() =>
           Effect.sync(() => {
             const layout = runLayout(scratchRoot, spec.runId)
-            const plan = readJson<RunPlan>(layout.plan)
-            if (plan?.cgroups) closeRunCgroups(plan.cgroups)
+            plans.delete(spec.runId)
+            // The groups may exist before the plan does (it is written last).
+            if (cgroupsOk === true) removeRunCgroups(runCgroupPaths(cgroupRoot, cgroupGroup, spec.runId))
             if (!fs.existsSync(layout.journal)) fs.rmSync(layout.dir, { recursive: true, force: true })
           })
         ),
@@ -343,6 +404,8 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
         return
       }
       for (const v of views) fs.mkdirSync(v.mountPoint, { recursive: true })
+      // A direct tree's lower (`empty/`) is made only now: listed only when P's folder appeared during the run.
+      for (const v of views) if (v.dirs.length > 0) fs.mkdirSync(v.lower, { recursive: true })
       const child = execFile(
         unshare,
         [plan.unprivileged ? "-Urm" : "-m", "--propagation", "private", "--", sh, "-c", listingScript(views, plan.unprivileged)],
@@ -393,7 +456,7 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       const layout = runLayout(scratchRoot, spec.runId)
       const prior = readJson<PipelineExit>(layout.outcome)
       if (prior !== undefined) return prior
-      const plan = readJson<RunPlan>(layout.plan)
+      const plan = plans.get(spec.runId) ?? readJson<RunPlan>(layout.plan)
       if (plan === undefined) {
         const lost = raw.code === 0 && !raw.timedOut
         return {
@@ -454,9 +517,9 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
             return exit
           }
           for (const w of changes.strayWhiteouts) fs.rmSync(w, { force: true })
-          // Nothing changed: nothing to journal.
-          if (changes.ops.length === 0) recordQuick(success)
-          else runCommit(layout.journal, spec.runId, changes.ops, record(success), options.commitProbe)
+          // Nothing changed: nothing to journal, nor to record (a second finish decides the same again
+          // from the same empty upper dirs; the groups' verdict only matters for a failed run).
+          if (changes.ops.length > 0) runCommit(layout.journal, spec.runId, changes.ops, record(success), options.commitProbe)
           yield* appendLog(spec.logFile, [`exit 0: committed ${changes.ops.length} change(s) to patient ${plan.patientId}'s folders`])
           return success
         }).pipe(
@@ -507,22 +570,52 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       return removed
     }).pipe(Effect.withSpan("SandboxLauncher.recover"))
 
+  /** After a quiet second, this host's parent groups go if no run of it is left in them. */
+  let parentSweepPending = false
+  const sweepParentGroups = (cg: RunCgroups): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (parentSweepPending) return Effect.void
+      parentSweepPending = true
+      return Effect.asVoid(
+        Effect.forkDaemon(
+          Effect.sleep(Duration.seconds(1)).pipe(
+            Effect.zipRight(
+              Effect.sync(() => {
+                parentSweepPending = false
+                if (plans.size === 0) closeRunCgroups(cg)
+              })
+            )
+          )
+        )
+      )
+    })
+
   const release = (runId: number): Effect.Effect<void> =>
     Effect.gen(function* () {
       const layout = runLayout(scratchRoot, runId)
       // An unfinished commit is never dropped: start-up recovery must see its journal.
       if (fs.existsSync(layout.journal)) return yield* Effect.logError(`run ${runId} still has a commit journal; kept for recovery`)
-      const plan = readJson<RunPlan>(layout.plan)
+      const plan = plans.get(runId) ?? readJson<RunPlan>(layout.plan)
+      plans.delete(runId)
       // Renamed out of the way at once (one syscall), removed beside the caller; recover removes what a crash left.
       const trash = path.join(scratchRoot, `${trashPrefix}${path.basename(layout.dir)}-${process.pid}-${++trashSequence}`)
       const moved = yield* Effect.try(() => fs.renameSync(layout.dir, trash)).pipe(Effect.isSuccess)
       if (!moved && !fs.existsSync(layout.dir)) return
+      // The run's groups (finish's removal may still be retrying); this host's parent groups stay
+      // while runs come and go, and go once none is left (a process that exits right after: at once).
+      const closeGroups = Effect.suspend(() => {
+        const cgroups = plan?.cgroups
+        if (cgroups == null) return Effect.void
+        if (options.releaseInBackground !== true) return Effect.sync(() => closeRunCgroups(cgroups))
+        removeRunCgroups(cgroups)
+        return sweepParentGroups(cgroups)
+      })
       if (moved && options.releaseInBackground === true && options.discard !== undefined) {
-        if (plan?.cgroups) closeRunCgroups(plan.cgroups)
+        yield* closeGroups
         return options.discard(trash)
       }
       const remove = Effect.gen(function* () {
-        if (plan?.cgroups) closeRunCgroups(plan.cgroups)
+        yield* closeGroups
         const ok = yield* Effect.promise(() => quickRemove(moved ? trash : layout.dir).then(() => true, () => false))
         if (!ok) yield* Effect.logError(`cannot remove sandbox dir ${layout.dir}`)
       })

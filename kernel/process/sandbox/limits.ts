@@ -99,11 +99,13 @@ export const readCgroupVerdict = (cg: RunCgroups): CgroupVerdict => ({
 })
 
 /**
- * Removes the run's groups, then this host's parent groups when no other run
- * is left in them. False while a group is still busy (its last processes are
- * still being torn down right after the exit: EBUSY for a moment).
+ * Removes the run's groups, and with `parents` this host's parent groups when
+ * no other run is left in them (recover does; a run's finish does not, or the
+ * next run would make them again: two mkdirs and two rmdirs more per run). False
+ * while a group is still busy (its last processes are still being torn down
+ * right after the exit: EBUSY for a moment).
  */
-export const removeRunCgroups = (cg: RunCgroups): boolean => {
+export const removeRunCgroups = (cg: RunCgroups, parents = false): boolean => {
   let done = true
   for (const dir of [cg.pids, cg.memory]) {
     try {
@@ -112,7 +114,7 @@ export const removeRunCgroups = (cg: RunCgroups): boolean => {
       if (!(typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT")) done = false
     }
   }
-  for (const dir of [path.dirname(cg.pids), path.dirname(cg.memory)]) {
+  if (parents) for (const dir of [path.dirname(cg.pids), path.dirname(cg.memory)]) {
     try {
       rmdirSync(dir)
     } catch {
@@ -122,11 +124,9 @@ export const removeRunCgroups = (cg: RunCgroups): boolean => {
   return done
 }
 
-/** Reads the verdict, then removes the groups (one attempt). */
-export const closeRunCgroups = (cg: RunCgroups): CgroupVerdict => {
-  const verdict = readCgroupVerdict(cg)
-  removeRunCgroups(cg)
-  return verdict
+/** Removes the groups and, when empty, this host's parent groups (one attempt). */
+export const closeRunCgroups = (cg: RunCgroups): void => {
+  removeRunCgroups(cg, true)
 }
 
 /** The rlimits of the launch (bytes): FSIZE always, AS when memory is not capped by a cgroup. */
