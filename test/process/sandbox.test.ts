@@ -6,7 +6,7 @@
  * the run dir's lifecycle. The attack catalogue is test/isolation/.
  */
 import { spawn } from "node:child_process"
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Duration, Effect, Exit, Logger, LogLevel, Scope, Stream } from "effect"
@@ -551,6 +551,100 @@ describe("sandbox executor", () => {
         yield* running.exit
         yield* eventually(Effect.sync(() => (groupPids(running.pid ?? -1).length === 0 ? true : undefined)))
         expect(existsSync(runDirOf(world, spec))).toBe(false)
+      })
+    )
+  )
+
+  describe("a patient with no folder yet in a tree: P is the run's own empty dir, bound (no overlay)", () => {
+    const noFolderPatient = () => `N${String(++patientCounter).padStart(3, "0")}x`
+
+    it.live("writes inside P are committed as the new folder on exit 0; nothing of it exists before", () =>
+      quiet(
+        Effect.gen(function* () {
+          const patientId = noFolderPatient()
+          const spec = snippetSpec(world, 'ls -A "$LOMI_USER_DIR/$2" | wc -l | sed "s/^/ENTRIES /"; mkdir -p "$LOMI_USER_DIR/$2/out" && echo r > "$LOMI_USER_DIR/$2/out/result.json" && echo b > "$LOMI_BASE_DIR/$2/b.txt"', {
+            patientId
+          })
+          expect(yield* runToExit(port, spec)).toEqual({ code: 0, signal: null })
+          expect(readLog(spec)).toContain("ENTRIES 0")
+          expect(readFileSync(path.join(world.user, patientId, "out", "result.json"), "utf8")).toBe("r\n")
+          expect(readFileSync(path.join(world.base, patientId, "b.txt"), "utf8")).toBe("b\n")
+        })
+      )
+    )
+
+    it.live("a failed run leaves no folder; a setuid file, a FIFO, a hard link or a write beside P is refused", () =>
+      quiet(
+        Effect.gen(function* () {
+          const cases: ReadonlyArray<readonly [string, string]> = [
+            ['echo x > "$LOMI_USER_DIR/$2/f"; exit 5', ""],
+            ['echo x > "$LOMI_USER_DIR/$2/s" && chmod u+s "$LOMI_USER_DIR/$2/s"', "setuid/setgid file"],
+            ['mkfifo "$LOMI_USER_DIR/$2/q"', "FIFO"],
+            ['echo x > "$LOMI_USER_DIR/$2/a" && ln "$LOMI_USER_DIR/$2/a" "$LOMI_USER_DIR/$2/b"', "hard link"],
+            ['echo x > "$LOMI_USER_DIR/$2/a"; echo y > "$LOMI_USER_DIR/beside-$1"', "written outside patient"]
+          ]
+          for (const [snippet, refusal] of cases) {
+            const patientId = noFolderPatient()
+            const spec = snippetSpec(world, snippet, { patientId })
+            const exit = yield* runToExit(port, spec)
+            // A refused commit turns the success into exit 1 (the ProcessPort's form of errorMessage), the reason logged.
+            expect(exit.code).toBe(refusal === "" ? 5 : 1)
+            if (refusal !== "") expect(readLog(spec)).toContain(refusal)
+            expect(existsSync(path.join(world.user, patientId))).toBe(false)
+            expect(existsSync(path.join(world.user, `beside-${spec.docId}`))).toBe(false)
+          }
+        })
+      )
+    )
+
+    it.live("the next run, of another patient or the same, sees nothing a discarded run left", () =>
+      quiet(
+        Effect.gen(function* () {
+          const patientId = noFolderPatient()
+          const first = snippetSpec(world, 'echo secret > "$LOMI_USER_DIR/$2/left.txt"; exit 3', { patientId })
+          expect((yield* runToExit(port, first)).code).toBe(3)
+          for (const next of [patientId, noFolderPatient()]) {
+            const spec = snippetSpec(world, 'ls -A "$LOMI_USER_DIR/$2" | wc -l | sed "s/^/ENTRIES /"; cat "$LOMI_USER_DIR/$2/left.txt" 2>/dev/null || echo NONE', {
+              patientId: next
+            })
+            expect((yield* runToExit(port, spec)).code).toBe(0)
+            expect(readLog(spec)).toContain("ENTRIES 0")
+            expect(readLog(spec)).toContain("NONE")
+          }
+        })
+      )
+    )
+  })
+
+  it.live("a run that changes nothing leaves a patient folder's mode as it was (and sees that mode inside)", () =>
+    quiet(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const folder = path.join(world.base, patientId)
+        chmodSync(folder, 0o750)
+        const spec = snippetSpec(world, 'stat -c "MODE %a" "$LOMI_BASE_DIR/$2"', { patientId })
+        expect(yield* runToExit(port, spec)).toEqual({ code: 0, signal: null })
+        expect(readLog(spec)).toContain("MODE 750\n")
+        expect(statSync(folder).mode & 0o7777).toBe(0o750)
+      })
+    )
+  )
+
+  it.live("overlays are mounted volatile (no whole-filesystem sync when the run's namespace goes) and are gone after the run", () =>
+    quiet(
+      Effect.gen(function* () {
+        const patientId = freshPatient(world)
+        const spec = snippetSpec(
+          world,
+          'grep " overlay " /proc/self/mountinfo | grep -c volatile | sed "s/^/VOLATILE /"; grep " overlay " /proc/self/mountinfo | grep -vc volatile | sed "s/^/OTHER /"',
+          { patientId }
+        )
+        expect((yield* runToExit(port, spec)).code).toBe(0)
+        // base and user both have P's folder here: two overlays (each also listed where the host's / was
+        // bound, under the hidden scratch root), all volatile.
+        expect(readLog(spec)).toMatch(/VOLATILE [2-9]\n/)
+        expect(readLog(spec)).toContain("OTHER 0\n")
+        expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(world.scratch)
       })
     )
   )

@@ -283,6 +283,9 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       for (const d of direct ? [dirs.upper, dirs.shell, path.join(dirs.shell, spec.patientId)] : [dirs.upper, dirs.work, dirs.shell, path.join(dirs.shell, spec.patientId)]) {
         fs.mkdirSync(d)
       }
+      // The overlay's root shows upper's own mode, not the real folder's: without this a run saw P as
+      // 0755 and its commit set a 0750 folder to 0755 though it changed nothing.
+      if (s !== null) fs.chmodSync(dirs.upper, s.mode & 0o7777)
       const lower = direct ? layout.empty : real
       if (!direct) {
         for (const p of [lower, dirs.upper, dirs.work]) {
@@ -467,7 +470,8 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
         }
       }
       const cgroups = plan.cgroups
-      const hit = cgroups === null ? { memoryHit: false, pidsHit: false } : readCgroupVerdict(cgroups)
+      // Read only for a failed run: a limit explains a non-zero exit, never a success.
+      const hit = cgroups === null || raw.code === 0 ? { memoryHit: false, pidsHit: false } : readCgroupVerdict(cgroups)
       if (cgroups !== null) {
         // Beside the finish, not before it: an rmdir in the memory hierarchy takes tens of ms, and the
         // group is busy for a moment after the exit while the kernel tears the last processes down
