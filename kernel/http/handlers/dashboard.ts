@@ -1,7 +1,7 @@
 /** The dashboard's reads: cards, jobs, the drawer, the process queue, logs, health, charts. */
 import { HttpApiBuilder } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { Cache, Clock, Data, Duration, Effect, Either, Option, Stream } from "effect"
+import { Clock, Effect, Either, Option, Stream } from "effect"
 import {
   Api,
   BadRequest,
@@ -24,6 +24,7 @@ import { chartWindow, computeCharts } from "../charts.ts"
 import { HealthChecks } from "../health.ts"
 import { csvResponse, jobsCsvStream } from "../jobsCsv.ts"
 import { countNeedsHuman, listNeedsHuman } from "../needsHuman.ts"
+import { singleFlight } from "../singleFlight.ts"
 import { docTimeline } from "../timeline.ts"
 import { DRAWER_LOG_BYTES, FULL_LOG_BYTES, readRunLog } from "../logs.ts"
 import { renderSnippets } from "../snippets.ts"
@@ -62,6 +63,10 @@ export const jobFilter = (q: JobsQuery): Either.Either<JobFilter, string> => {
   })
 }
 
+/** A jobs filter as a single-flight key: equal filters, equal keys (states in the order asked). */
+export const pageKey = (f: JobFilter): string =>
+  JSON.stringify([f.states ?? null, f.service ?? null, f.from ?? null, f.to ?? null, f.q ?? null, f.cursor ?? null, f.limit])
+
 const parseArgs = (args: string): unknown => {
   try {
     return JSON.parse(args)
@@ -86,18 +91,11 @@ export const dashboardLive = (config: StaticConfig) =>
       /**
        * Identical jobs queries in flight at the same moment share one database
        * read (single flight): under many clients the first page of each filter
-       * is asked for over and over. An answer is never kept once it is given
-       * (time to live zero), so no request sees rows older than its own arrival
-       * by more than the one read it joined.
+       * is asked for over and over. Nothing is kept once answered, so no
+       * request sees rows older than its own arrival by more than the one read
+       * it joined, and no page outlives its answer (kernel/http/singleFlight.ts).
        */
-      const jobPages = yield* Cache.make({
-        capacity: 256,
-        timeToLive: Duration.zero,
-        lookup: (filter: JobFilter) => reads.listJobs(filter)
-      })
-      /** The filter as a cache key: equal by value (states included), not by reference. */
-      const pageKey = (filter: JobFilter): JobFilter =>
-        Data.struct({ ...filter, states: filter.states === undefined ? undefined : Data.array([...filter.states]) })
+      const jobPages = singleFlight(pageKey, (filter: JobFilter) => reads.listJobs(filter))
 
       /**
        * A hold's patient name, as the cooldown rows show it: the report's
@@ -154,7 +152,7 @@ export const dashboardLive = (config: StaticConfig) =>
         .handle("listJobs", ({ urlParams }) =>
           Either.match(jobFilter(urlParams), {
             onLeft: (message) => Effect.fail(new BadRequest({ message })),
-            onRight: (filter) => jobPages.get(pageKey(filter))
+            onRight: (filter) => jobPages.run(filter)
           })
         )
         .handle("docDrawer", ({ path }) =>
