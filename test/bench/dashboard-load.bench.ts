@@ -16,8 +16,11 @@
  * moment the report was written (this process's clock, the same machine).
  * Targets (issue 12): loaded p99 within 2x of unloaded p99; dashboard
  * requests p99 under 1 s. Also printed: the dashboard's refusals (503 beyond
- * its bounds), its peak RSS and the kernel's event-loop delay under load,
- * from the probe the launcher passes to every process (test/bench/probe.mjs).
+ * its bounds), its RSS at rest before the load, its peak RSS under it and
+ * its RSS at rest again --rest-after ms after it (issue 12: under 80 MiB at
+ * rest, peak aimed under 120 MiB), and the kernel's event-loop delay under
+ * load, from the probe the launcher passes to every process
+ * (test/bench/probe.mjs).
  *
  *   npx tsx test/bench/dashboard-load.bench.ts [--clients 200] [--sse 66] [--seconds 30] [--history 100000] [--reports-unloaded 50] [--rest-after 10000]
  *   (a quick look: --seconds 10 --reports-unloaded 20; --history 0 for the empty database)
