@@ -28,6 +28,7 @@ import { dial } from "../ipc/dial.ts"
 import { Executor, ExecutorUnavailable, SpawnError, type ExecutorShape, type RunStatus } from "../ports/executor.ts"
 import { HostProtocol, hostSocket } from "./protocol.ts"
 import { runsRoot } from "./records.ts"
+import { HOST_V8_FLAGS } from "./v8flags.ts"
 
 type Ended = Extract<RunStatus, { _tag: "Exited" | "Lost" }>
 
@@ -73,8 +74,8 @@ export const defaultHostCommand = (): ReadonlyArray<string> => {
   const bundle = path.join(root, "dist", "kernel", "exechost", "main.js")
   const compiled = (process.argv[1] ?? "").includes(`${path.sep}dist${path.sep}`)
   return compiled && fs.existsSync(bundle)
-    ? [process.execPath, bundle]
-    : [process.execPath, "--import", "tsx", path.join(root, "kernel", "exechost", "main.ts")]
+    ? [process.execPath, ...HOST_V8_FLAGS, bundle]
+    : [process.execPath, ...HOST_V8_FLAGS, "--import", "tsx", path.join(root, "kernel", "exechost", "main.ts")]
 }
 
 /** Starts a host detached in its own session, its output appended to `<dataDir>/exechost.log`. */
