@@ -94,7 +94,8 @@ const scenarios = [
 ] as const
 
 try {
-  // Not measured: brings the compiled CLI up to date (make builds it when a source changed) and warms the file cache.
+  // Not measured: brings the compiled CLI up to date (make builds it when a source changed), writes its V8 code
+  // cache (as any first run after a build does) and warms the file cache.
   const warm = spawnSync("make", ["-s", "--no-print-directory", "-o", "node_modules/.installed", "replay", `FIXTURE=${scenarios[0].file}`], { cwd: root, stdio: ["ignore", "ignore", "inherit"] })
   if (warm.status !== 0) throw new Error(`make replay (warm-up) exited ${warm.status}`)
 
