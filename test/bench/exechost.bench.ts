@@ -6,7 +6,7 @@
  * - raw spawn: `child_process.spawn` of the script from a small node process of its own
  *   (test/bench/rawRun.mjs, as issue 12 measured it; its own wall time, node's start-up excluded);
  * - host, plain: Start → exit event → Acknowledge through a real host (its own process, compiled
- *   with scripts/build.mjs as in production) over the socket: fork server, monitor, fsynced exit file;
+ *   with scripts/build.mjs as in production) over the socket: fork server, monitor, exit synced in its slot;
  *   target ≥ 0.9x raw spawn;
  * - raw bwrap: `bwrap` (rawRun.mjs's jail options) around the script, the same way;
  * - host, sandboxed: the same through the sandbox launcher (overlay, lomi-enter, bwrap, commit check);

@@ -97,11 +97,13 @@ describe("Manual Add refusals through the command bus", () => {
           expect(tree(join(t.root, "base"))).toEqual([])
           expect(tree(join(t.root, "user"))).toEqual([])
           expect(readdirSync(t.root).sort()).toEqual(["base", "bin", "data", "home", "pipelines", "user"])
-          // The data dir holds the database and the execution host's own socket, (empty) run records and (empty) acknowledged records.
+          // The data dir holds the database and the execution host's own socket, (empty) run records, (empty)
+          // acknowledged records and its monitors' exit slots.
           expect(tree(join(t.root, "data")).filter((p) => !p.startsWith("allocator.db"))).toEqual([
             "exechost",
             "exechost.sock",
             "exechost/acked",
+            "exechost/exits",
             "exechost/runs"
           ])
         })
