@@ -9,6 +9,7 @@ import { Context, Effect, Exit, Layer } from "effect"
 import { fileURLToPath } from "node:url"
 import { applicationLayer } from "./app.ts"
 import { loadConfigFile } from "./config.ts"
+import { withFiberCpu } from "./fiberCpu.ts"
 import { KernelLifecycle, RESTART_EXIT_CODE } from "./restart.ts"
 import { TimeSlicedScheduler } from "./scheduler.ts"
 
@@ -50,7 +51,7 @@ const oneLine = (message: string) =>
   })
 
 NodeRuntime.runMain(
-  program.pipe(
+  withFiberCpu(program).pipe(
     Effect.catchAll((error) => oneLine("message" in error ? String(error.message) : String(error))),
     Effect.withScheduler(RESPONSIVE),
     // No tracer is exported, so spans (@effect/sql opens one per statement) are built for nobody.
