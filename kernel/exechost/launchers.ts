@@ -41,6 +41,8 @@ export const hostLaunchers = (
               ...sandboxLauncherOptionsFromConfig(config, { bwrapPath, ...(configFile === undefined ? {} : { hidden: [configFile] }) }),
               // The host lives on, and its next start's recover removes what a crash left.
               releaseInBackground: true,
+              // A few run dirs made ahead, beside the starts (a start then renames one into place).
+              poolSize: 4,
               ...(discard === undefined ? {} : { discard })
             })
             return sandbox
