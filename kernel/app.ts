@@ -41,9 +41,15 @@ const processPortLayer = (config: StaticConfig) =>
       // Pipelines belong to the execution host (started here when none runs); a sandbox that cannot work refuses start-up.
       const sandbox = t.SANDBOX_ENABLED === 1
       if (!sandbox) return ExecHostExecutorLive(config, sandbox)
-      // The test run of bwrap and the wait for the host's socket are both waits on other processes: side by side
-      // (Layer.merge builds concurrently), not one after the other on the way to ready. A failed check still refuses.
-      return Layer.merge(ExecHostExecutorLive(config, sandbox), Layer.effectDiscard(checkBwrap(config.sandbox.bwrapPath)))
+      // Under the launcher (LOMI_EXECHOST_EXTERNAL=1) the host is its own process: the test run of bwrap and the
+      // wait for the host's socket go side by side (Layer.merge builds concurrently), not one after the other on
+      // the way to ready. Otherwise the client may start a host (detached, it outlives us), so the check comes
+      // first: a refused start-up leaves no host behind.
+      if (process.env.LOMI_EXECHOST_EXTERNAL === "1") {
+        return Layer.merge(ExecHostExecutorLive(config, sandbox), Layer.effectDiscard(checkBwrap(config.sandbox.bwrapPath)))
+      }
+      yield* checkBwrap(config.sandbox.bwrapPath)
+      return ExecHostExecutorLive(config, sandbox)
     })
   )
 
