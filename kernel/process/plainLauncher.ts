@@ -29,6 +29,11 @@ export interface PlainLauncherOptions {
 export const makePlainLauncher = (options: PlainLauncherOptions): Launcher => {
   const patientBaseDir = path.resolve(options.patientBaseDir)
   const userDataDir = path.resolve(options.userDataDir)
+  // The host's own environment, read once: process.env is a getter per variable, and copying it on every Start
+  // cost a few hundred small strings per job; the host never changes its environment.
+  const hostEnv: Readonly<Record<string, string>> = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)
+  )
   const prepare = (spec: PipelineSpec): Effect.Effect<Launch, SpawnError> =>
     Effect.gen(function* () {
       if (!isSafeSegment(spec.patientId)) {
@@ -37,9 +42,8 @@ export const makePlainLauncher = (options: PlainLauncherOptions): Launcher => {
       if (!(fs.statSync(spec.script, { throwIfNoEntry: false })?.isFile() ?? false)) {
         return yield* Effect.fail(new SpawnError({ message: `pipeline script not found: ${spec.script}` }))
       }
-      const env: Record<string, string> = {}
-      const merged = {
-        ...process.env,
+      const env: Record<string, string> = {
+        ...hostEnv,
         ...spec.env,
         ...(options.minicondaBase === "" ? {} : { LOMI_MINICONDA_BASE: options.minicondaBase }),
         PYTHONDONTWRITEBYTECODE: "1",
@@ -47,7 +51,6 @@ export const makePlainLauncher = (options: PlainLauncherOptions): Launcher => {
         LOMI_USER_DIR: userDataDir,
         ...(options.instance === undefined ? {} : { [INSTANCE_VAR]: options.instance })
       }
-      for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v
       const seconds = options.timeLimitSeconds?.[spec.service]
       return {
         command: options.bash ?? "bash",
