@@ -184,7 +184,9 @@ for (const entry of entries) {
     // Code caches of an earlier bundle text go (each names the text it was compiled from); this one's stay.
     const current = `${bundleName}.${sourceKey(readFileSync(bundleFile, "utf8"))}-`
     for (const name of readdirSync(dirname(outfile))) {
-      if (name.startsWith(`${bundleName}.`) && /\.v8cache(\.\d+\.tmp)?$/.test(name) && !name.startsWith(current)) rmSync(join(dirname(outfile), name))
+      // A write cut short by a kill leaves its temporary file; those go too.
+      const stale = /\.v8cache\.\d+\.tmp$/.test(name) || (/\.v8cache$/.test(name) && !name.startsWith(current))
+      if (name.startsWith(`${bundleName}.`) && stale) rmSync(join(dirname(outfile), name))
     }
     // The loader sits at dist/'s top, shared by every cached entry.
     mkdirSync(outdir, { recursive: true })

@@ -101,6 +101,7 @@ describe("the build's code-cached entries", () => {
     // A cache of some earlier bundle text: the build removes it.
     mkdirSync(join(out, "kernel/exechost"), { recursive: true })
     writeFileSync(join(out, "kernel/exechost/main.bundle.cjs.0000000000000000-00000000.v8cache"), "stale")
+    writeFileSync(join(out, "kernel/exechost/main.bundle.cjs.0000000000000000-00000000.v8cache.4242.tmp"), "cut short")
     const built = spawnSync(process.execPath, ["scripts/build.mjs", "kernel/exechost/main.ts"], {
       cwd: repo,
       env: { ...process.env, LOMI_BUILD_OUTDIR: out },
@@ -117,6 +118,7 @@ describe("the build's code-cached entries", () => {
     expect(existsSync(join(out, "code-cache.cjs"))).toBe(true)
     expect(readFileSync(join(out, "kernel/exechost/main.bundle.cjs"), "utf8")).toContain("module.exports")
     expect(existsSync(join(out, "kernel/exechost/main.bundle.cjs.0000000000000000-00000000.v8cache"))).toBe(false)
+    expect(existsSync(join(out, "kernel/exechost/main.bundle.cjs.0000000000000000-00000000.v8cache.4242.tmp"))).toBe(false)
   })
 
   it("runs the built execution host through it: a bad config is one line and exit 2", () => {
