@@ -531,7 +531,7 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
         // group is busy for a moment after the exit while the kernel tears the last processes down
         // (the verdict is already read; release and recover remove the groups too).
         yield* Effect.forkDaemon(
-          Effect.sync(() => removeRunCgroups(cgroups)).pipe(
+          Effect.sync(() => removeRunCgroups(cgroups, true)).pipe(
             Effect.repeat({ until: (removed) => removed, schedule: Schedule.spaced(Duration.millis(20)), times: 100 }),
             Effect.ignore
           )
@@ -628,26 +628,6 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       return removed
     }).pipe(Effect.withSpan("SandboxLauncher.recover"))
 
-  /** After a quiet second, this host's parent groups go if no run of it is left in them. */
-  let parentSweepPending = false
-  const sweepParentGroups = (cg: RunCgroups): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      if (parentSweepPending) return Effect.void
-      parentSweepPending = true
-      return Effect.asVoid(
-        Effect.forkDaemon(
-          Effect.sleep(Duration.seconds(1)).pipe(
-            Effect.zipRight(
-              Effect.sync(() => {
-                parentSweepPending = false
-                if (plans.size === 0) closeRunCgroups(cg)
-              })
-            )
-          )
-        )
-      )
-    })
-
   const release = (runId: number): Effect.Effect<void> =>
     Effect.gen(function* () {
       const layout = runLayout(scratchRoot, runId)
@@ -659,14 +639,11 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
       const trash = path.join(scratchRoot, `${trashPrefix}${path.basename(layout.dir)}-${process.pid}-${++trashSequence}`)
       const moved = yield* Effect.try(() => fs.renameSync(layout.dir, trash)).pipe(Effect.isSuccess)
       if (!moved && !fs.existsSync(layout.dir)) return
-      // The run's groups (finish's removal may still be retrying); this host's parent groups stay
-      // while runs come and go, and go once none is left (a process that exits right after: at once).
-      const closeGroups = Effect.suspend(() => {
-        const cgroups = plan?.cgroups
-        if (cgroups == null) return Effect.void
-        if (options.releaseInBackground !== true) return Effect.sync(() => closeRunCgroups(cgroups))
-        removeRunCgroups(cgroups)
-        return sweepParentGroups(cgroups)
+      // The run's groups (finish's removal may still be retrying), and this host's parent groups when
+      // no other run is in them. Keeping the parents between runs saved two mkdirs and two rmdirs per
+      // run but left them behind whenever a host or test process ended within the quiet delay.
+      const closeGroups = Effect.sync(() => {
+        if (plan?.cgroups) closeRunCgroups(plan.cgroups)
       })
       if (moved && options.releaseInBackground === true && options.discard !== undefined) {
         yield* closeGroups

@@ -100,10 +100,8 @@ export const readCgroupVerdict = (cg: RunCgroups): CgroupVerdict => ({
 
 /**
  * Removes the run's groups, and with `parents` this host's parent groups when
- * no other run is left in them (recover does; a run's finish does not, or the
- * next run would make them again: two mkdirs and two rmdirs more per run). False
- * while a group is still busy (its last processes are still being torn down
- * right after the exit: EBUSY for a moment).
+ * no other run is left in them. False while a group is still busy (its last
+ * processes are still being torn down right after the exit: EBUSY for a moment).
  */
 export const removeRunCgroups = (cg: RunCgroups, parents = false): boolean => {
   let done = true
