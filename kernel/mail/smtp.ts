@@ -8,7 +8,7 @@
  * retried: the caller logs it as `failed`.
  */
 import { Duration, Effect, Layer, type Scope } from "effect"
-import nodemailer from "nodemailer"
+import type { Transporter } from "nodemailer"
 import type { StaticConfig } from "../../schemas/config.ts"
 import { MailError, Mailer, type MailerShape, type MailMessage } from "../ports/mailer.ts"
 
@@ -54,9 +54,14 @@ export const makeSmtpMailer = (
   Effect.gen(function* () {
     const t: SmtpTimeouts = { ...DEFAULT_SMTP_TIMEOUTS, ...timeouts }
     const server = `${config.host}:${config.port}`
-    const transport = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        nodemailer.createTransport({
+    // nodemailer is loaded with the first message, not at start-up: it was a tenth of the kernel's module
+    // loading, and most starts send no mail for a while. The transport is closed with the scope if it was made.
+    let made: Transporter | undefined
+    yield* Effect.addFinalizer(() => Effect.sync(() => made?.close()))
+    const transport = yield* Effect.cached(
+      Effect.promise(async () => {
+        const nodemailer = (await import("nodemailer")).default
+        made = nodemailer.createTransport({
           host: config.host,
           port: config.port,
           secure: config.secure,
@@ -66,14 +71,15 @@ export const makeSmtpMailer = (
           greetingTimeout: t.greetingTimeoutMs,
           socketTimeout: t.socketTimeoutMs
         })
-      ),
-      (transport) => Effect.sync(() => transport.close())
+        return made
+      })
     )
 
     const send = Effect.fn("Mailer.send")(function* (message: MailMessage) {
+      const smtp = yield* transport
       const info = yield* Effect.tryPromise({
         try: () =>
-          transport.sendMail({
+          smtp.sendMail({
             from: config.from,
             to: [...message.to],
             subject: message.subject,
