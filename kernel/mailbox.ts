@@ -45,8 +45,9 @@ export interface WakeMailbox<A> extends Mailbox<A> {
    * owner has nothing to do with a wake until it listens again, and looks
    * at the table itself when it does. The workers' supervisor stops
    * listening while every slot is taken; each slot claims its own next row.
+   * Answers whether it was listening before, i.e. whether no post was dropped.
    */
-  readonly listen: (listening: boolean) => Effect.Effect<void>
+  readonly listen: (listening: boolean) => Effect.Effect<boolean>
 }
 
 export const makeMergingMailbox = <A>(): Effect.Effect<WakeMailbox<A>, never, Activity> =>
@@ -58,7 +59,9 @@ export const makeMergingMailbox = <A>(): Effect.Effect<WakeMailbox<A>, never, Ac
     return {
       listen: (on) =>
         Effect.sync(() => {
+          const was = listening
           listening = on
+          return was
         }),
       post: (message) =>
         Effect.suspend(() => {

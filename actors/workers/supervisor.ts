@@ -70,7 +70,8 @@ const superviseWorkers = (slots: Slots) =>
         if (ran) yield* FiberSet.run(slots.fibers, acknowledgeRun(run))
       })
 
-    // The slot is given back once, when nothing more is claimed or the fiber ends; a wake then lets another fill it.
+    // The slot is given back once, when nothing more is claimed or the fiber ends. Wakes posted while the
+    // supervisor was not listening were dropped, so it is woken to look again; otherwise it saw them all.
     const slot = (first: JobRun, firstWork: Work) =>
       Effect.gen(function* () {
         yield* follow(first, firstWork)
@@ -85,7 +86,7 @@ const superviseWorkers = (slots: Slots) =>
         Effect.ensuring(
           Effect.suspend(() => {
             slots.taken--
-            return mailbox.listen(true).pipe(Effect.zipRight(mailbox.post(wake)))
+            return Effect.flatMap(mailbox.listen(true), (wasListening) => (wasListening ? Effect.void : mailbox.post(wake)))
           })
         )
       )

@@ -76,7 +76,9 @@ describe("merging mailbox", () => {
       yield* mailbox.post("wake")
       // A replay must be able to settle while the workers' supervisor is not listening.
       expect(yield* activity.pending).toBe(0)
-      yield* mailbox.listen(true)
+      // Its owner learns that it was not listening, and so must look at the table itself.
+      expect(yield* mailbox.listen(true)).toBe(false)
+      expect(yield* mailbox.listen(true)).toBe(true)
       yield* mailbox.post("wake")
       expect(yield* activity.pending).toBe(1)
       yield* untilPendingIs(activity, 0)
