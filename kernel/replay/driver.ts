@@ -37,7 +37,7 @@ import { isoFromMillis } from "../time.ts"
 import { VirtualClock } from "./virtualClock.ts"
 import { type SimOutcome, SimHost } from "./simHost.ts"
 import { type ReplaySnapshot, takeSnapshot, type TraceEntry, toTraceEntry } from "./snapshot.ts"
-import { replayConfig, replayWorldLayer } from "./world.ts"
+import { replayConfig, throwawayReplayWorldLayer } from "./world.ts"
 
 export interface ReplayResult {
   readonly name: string
@@ -70,7 +70,7 @@ const REPLAY_USER = "replay"
 const runFixture = (fixture: Fixture, dir: string, clock: VirtualClock) =>
   Effect.gen(function* () {
     const config = replayConfig(dir, fixture.timezone)
-    const world = yield* Layer.build(replayWorldLayer(config))
+    const world = yield* Layer.build(throwawayReplayWorldLayer(config))
     const inWorld = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, world)
 
     const events = yield* inWorld(Effect.flatMap(EventBus, (bus) => bus.subscribe))

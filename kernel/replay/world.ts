@@ -44,14 +44,17 @@ export const replayConfig = (dir: string, timezone: string): StaticConfig => ({
   http: { host: "127.0.0.1", port: 0, users: [] }
 })
 
-/** Everything that outlives an allocator crash in a replay. */
+/**
+ * Everything that outlives an allocator crash in a replay, with a durable
+ * store: the tests that put a whole allocator in this world (a disk that
+ * fills, a database another writer locks) need the live store's locking and
+ * journal.
+ */
 export const replayWorldLayer = (config: StaticConfig) =>
-  Layer.mergeAll(
-    memoryFirestoreLayer(),
-    simHostLayer,
-    CaptureMailerLive(),
-    Layer.succeed(AppConfig, config),
-    Layer.succeed(ThrowawayDatabase, { removedBy: "the replay, with its temporary directory" })
-  ).pipe(
+  Layer.mergeAll(memoryFirestoreLayer(), simHostLayer, CaptureMailerLive(), Layer.succeed(AppConfig, config)).pipe(
     Layer.provideMerge(EventBus.Default)
   )
+
+/** The replay's own world: the same, with a database thrown away with its directory. */
+export const throwawayReplayWorldLayer = (config: StaticConfig) =>
+  Layer.merge(replayWorldLayer(config), Layer.succeed(ThrowawayDatabase, { removedBy: "the replay, with its temporary directory" }))

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { databaseFile } from "../../kernel/paths.ts"
-import { replayConfig, replayWorldLayer } from "../../kernel/replay/world.ts"
+import { replayConfig, replayWorldLayer, throwawayReplayWorldLayer } from "../../kernel/replay/world.ts"
 import { storeLayer } from "../../kernel/runtime.ts"
 import { databaseLayer, ThrowawayDatabase } from "../../kernel/store/database.ts"
 import { removeDb, tempDbFile } from "../support/store.ts"
@@ -49,18 +49,28 @@ describe("throwaway replay database", () => {
     })
   )
 
-  it.effect("the replay's world marks its store throwaway", () =>
+  const pragmasIn = (world: typeof replayWorldLayer) =>
     Effect.gen(function* () {
       const dir = mkdtempSync(join(tmpdir(), "lomi-throwaway-"))
       const config = replayConfig(dir, "UTC")
-      const seen = yield* Effect.scoped(
+      return yield* Effect.scoped(
         Effect.gen(function* () {
-          const world = yield* Layer.build(replayWorldLayer(config))
-          const stores = yield* Layer.build(storeLayer(databaseFile(config.dataDir))).pipe(Effect.provide(world))
+          const built = yield* Layer.build(world(config))
+          const stores = yield* Layer.build(storeLayer(databaseFile(config.dataDir))).pipe(Effect.provide(built))
           return yield* Effect.provide(pragmas, stores)
         })
       ).pipe(Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))))
-      expect(seen).toMatchObject({ journal: "memory", locking: "exclusive", synchronous: 0 })
+    })
+
+  it.effect("the replay's world marks its store throwaway", () =>
+    Effect.gen(function* () {
+      expect(yield* pragmasIn(throwawayReplayWorldLayer)).toMatchObject({ journal: "memory", locking: "exclusive", synchronous: 0 })
+    })
+  )
+
+  it.effect("the world tests build whole allocators in keeps the live store's durability", () =>
+    Effect.gen(function* () {
+      expect(yield* pragmasIn(replayWorldLayer)).toMatchObject({ journal: "wal", locking: "normal", synchronous: 1 })
     })
   )
 })
