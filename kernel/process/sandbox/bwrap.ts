@@ -133,12 +133,17 @@ export const listingScript = (
 ): string =>
   [
     "set -e",
-    ...trees.flatMap((t) => [
-      `mount -t overlay -o ro,${shellQuote(`lowerdir=${t.upper}:${t.lower}${unprivileged ? ",userxattr" : ""}`)} overlay ${shellQuote(t.mountPoint)}`,
-      `cd ${shellQuote(t.mountPoint)}`,
-      `printf 'TREE\\0'`,
-      ...t.dirs.map((d) => `find ${shellQuote(d === "" ? "." : `./${d}`)} -mindepth 1 -maxdepth 1 -printf '%p\\0'`),
-      "cd /"
-    ]),
+    // A tree with nothing to list is not mounted: its lower may not exist (a direct tree's `empty/` is made only when needed).
+    ...trees.flatMap((t) =>
+      t.dirs.length === 0
+        ? [`printf 'TREE\\0'`]
+        : [
+            `mount -t overlay -o ro,${shellQuote(`lowerdir=${t.upper}:${t.lower}${unprivileged ? ",userxattr" : ""}`)} overlay ${shellQuote(t.mountPoint)}`,
+            `cd ${shellQuote(t.mountPoint)}`,
+            `printf 'TREE\\0'`,
+            ...t.dirs.map((d) => `find ${shellQuote(d === "" ? "." : `./${d}`)} -mindepth 1 -maxdepth 1 -printf '%p\\0'`),
+            "cd /"
+          ]
+    ),
     ""
   ].join("\n")
