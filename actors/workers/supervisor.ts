@@ -76,6 +76,8 @@ const superviseWorkers = (slots: Slots) =>
       Effect.gen(function* () {
         yield* follow(first, firstWork)
         while (true) {
+          // More slots than MAX_WORKERS (runs adopted at start beyond it): this one ends instead of claiming.
+          if (slots.taken > maxWorkers) return
           const next = yield* claimNext
           if (Option.isNone(next)) return
           yield* follow(next.value, runAttempt(next.value))

@@ -44,7 +44,8 @@ const FIXTURES = [
   "restart-readopt",
   "restart-exits-while-down",
   "restart-never-started",
-  "restart-kill-adopted"
+  "restart-kill-adopted",
+  "restart-fewer-workers"
 ]
 
 beforeAll(async () => {
@@ -248,6 +249,28 @@ describe("store.md rules on replayed histories", () => {
     ])
     expect(events(r, "spawn").map((e) => e.at)).toEqual(["2026-01-05T00:15:00.000Z"])
     expect(runsOf(r).map((x) => [x.id, x.attempt, x.state, x.notes])).toEqual([[1, 1, "succeeded", "recovered"]])
+  })
+
+  it("rule 10, allocator restart with MAX_WORKERS lowered: the runs adopted beyond it finish, then one runs at a time", () => {
+    const r = replayed("restart-fewer-workers")
+    const running = (snapshot: string) => runsOf(r, snapshot).filter((x) => x.state === "running").map((x) => x.doc_id)
+    expect(running("after-restart")).toEqual(["w1", "w2", "w3"])
+    expect(running("after-adopted")).toEqual(["w4"])
+    expect(runsOf(r).map((x) => [x.doc_id, x.attempt, x.state])).toEqual([
+      ["w1", 1, "succeeded"],
+      ["w2", 1, "succeeded"],
+      ["w3", 1, "succeeded"],
+      ["w4", 1, "succeeded"],
+      ["w5", 1, "succeeded"]
+    ])
+    // w5 started only once w4 had ended: never two at once after the restart.
+    const spawnOf = (doc: string) => events(r, "spawn").find((e) => e.doc === doc)?.at
+    const endOf = (doc: string) => events(r, "transition").find((e) => e.doc === doc && e.to === "succeeded")?.at
+    expect([spawnOf("w4"), endOf("w4"), spawnOf("w5")]).toEqual([
+      "2026-01-05T00:30:00.000Z",
+      "2026-01-05T00:40:00.000Z",
+      "2026-01-05T00:40:00.000Z"
+    ])
   })
 
   it("rules 9-10: a kill is refused while the allocator is down, and kills a re-adopted pipeline once it is back", () => {
