@@ -460,9 +460,13 @@ export const makeSandboxLauncher = (options: SandboxLauncherOptions): Launcher =
         resume(Effect.succeed(new Map(plan.trees.map((t) => [t.name, new Set<string>()]))))
         return
       }
-      for (const v of views) fs.mkdirSync(v.mountPoint, { recursive: true })
-      // A direct tree's lower (`empty/`) is made only now: listed only when P's folder appeared during the run.
-      for (const v of views) if (v.dirs.length > 0) fs.mkdirSync(v.lower, { recursive: true })
+      // Only a tree with something to list is mounted (listingScript), so only it needs a mount point; a direct
+      // tree's lower (`empty/`) is made only now: listed only when P's folder appeared during the run.
+      for (const v of views) {
+        if (v.dirs.length === 0) continue
+        fs.mkdirSync(v.mountPoint, { recursive: true })
+        fs.mkdirSync(v.lower, { recursive: true })
+      }
       const child = execFile(
         unshare,
         [plan.unprivileged ? "-Urm" : "-m", "--propagation", "private", "--", sh, "-c", listingScript(views, plan.unprivileged)],
