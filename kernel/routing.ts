@@ -12,7 +12,8 @@
  * attempt is queued at once (`recovered`), otherwise it fails permanently.
  *
  * Every update is guarded on `running`: a row the kill handler already ended
- * stays as it is.
+ * stays as it is. Only the exhausted route reads the row first, since its
+ * Firestore write comes before the guarded update.
  */
 import { Effect, Option } from "effect"
 import type { JobRun } from "../schemas/job.ts"
@@ -99,7 +100,14 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string): Ef
             notes: "recovered"
           })
           .pipe(Effect.flatMap(lost))
-      case "exhausted":
+      case "exhausted": {
+        // Firestore is written before SQLite here, so a row a kill already ended is checked first: it gets no Failed write.
+        const current = yield* jobs.byId(run.id)
+        if (Option.isNone(current) || current.value.state !== "running") {
+          const state = Option.match(current, { onNone: () => "gone", onSome: (r) => r.state })
+          yield* Effect.logInfo(`run ${run.id}: its row is already ${state}; outcome ${route} not recorded`)
+          return "row_ended"
+        }
         const failed = yield* failure.failPermanently({
           run,
           from: ["running"],
@@ -110,5 +118,6 @@ export const routeOutcome = (run: JobRun, outcome: Outcome, logFile: string): Ef
           logFile
         })
         return failed._tag === "LostRace" ? "row_ended" : route
+      }
     }
   })

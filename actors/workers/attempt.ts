@@ -20,12 +20,11 @@ import { EventBus } from "../../kernel/events.ts"
 import { PermanentFailure } from "../../kernel/failure.ts"
 import { runLogFile } from "../../kernel/paths.ts"
 import { Executor, ExecutorUnavailable, type RunStatus } from "../../kernel/ports/executor.ts"
-import { type Outcome, outcomeOfExit, routeFor, routeOutcome } from "../../kernel/routing.ts"
+import { type Outcome, outcomeOfExit, routeOutcome } from "../../kernel/routing.ts"
 import { untilStored } from "../../kernel/storeRetry.ts"
 import { JobStore } from "../../kernel/store/jobs.ts"
 import { RunFiles } from "../../kernel/runFiles.ts"
 import { OcrCache } from "../../kernel/store/ocrCache.ts"
-import { TunableStore } from "../../kernel/store/tunables.ts"
 
 /** Why a row may not run at all: the dispatcher's check, repeated for a sync-retry row. */
 const unrunnable = (run: JobRun): string | undefined => {
@@ -59,11 +58,9 @@ const WHILE_DEFERRED = Schedule.exponential("1 second", 2).pipe(Schedule.union(S
 type Ended = Extract<RunStatus, { _tag: "Exited" | "Lost" }>
 
 /**
- * Routes an ended run unless its row already ended (a kill); the outcome is
- * stored before this returns. Every route but `exhausted` is one update
- * guarded on `running`, so a row a kill ended is left as it is without a
- * read first; `exhausted` writes Firestore before SQLite, so it reads the
- * row first and writes nothing for a row that is no longer running.
+ * Routes an ended run unless its row already ended (a kill; routing's
+ * updates are guarded on `running`); the outcome is stored before this
+ * returns.
  */
 const store = (run: JobRun, ended: Ended) =>
   Effect.gen(function* () {
@@ -71,14 +68,6 @@ const store = (run: JobRun, ended: Ended) =>
     const jobs = yield* JobStore
     const ocr = yield* OcrCache
     const outcome: Outcome = ended._tag === "Lost" ? { _tag: "Lost", message: ended.message } : outcomeOfExit(ended.exit)
-    if (routeFor(outcome, run.attempt, yield* (yield* TunableStore).get) === "exhausted") {
-      const current = yield* untilStored(`run ${run.id}`, jobs.byId(run.id))
-      if (Option.isNone(current) || current.value.state !== "running") {
-        const state = Option.match(current, { onNone: () => "gone", onSome: (r) => r.state })
-        yield* Effect.logInfo(`run ${run.id} ended; its row is already ${state}, so its exit changes nothing`)
-        return
-      }
-    }
     // The claimed row's fields that routing reads (id, document, patient, service, attempt) never change while it runs.
     const logFile = runLogFile(config.dataDir, run.doc_id, run.id, run.attempt)
     const route = yield* untilStored(`outcome of run ${run.id}`, routeOutcome(run, outcome, logFile))
