@@ -45,7 +45,8 @@ const FIXTURES = [
   "restart-exits-while-down",
   "restart-never-started",
   "restart-kill-adopted",
-  "restart-fewer-workers"
+  "restart-fewer-workers",
+  "kill-last-attempt"
 ]
 
 beforeAll(async () => {
@@ -249,6 +250,15 @@ describe("store.md rules on replayed histories", () => {
     ])
     expect(events(r, "spawn").map((e) => e.at)).toEqual(["2026-01-05T00:15:00.000Z"])
     expect(runsOf(r).map((x) => [x.id, x.attempt, x.state, x.notes])).toEqual([[1, 1, "succeeded", "recovered"]])
+  })
+
+  it("rules 6 and 9: the exit of a killed last attempt writes no second Failed and sends no email", () => {
+    const r = replayed("kill-last-attempt")
+    expect(events(r, "command").map((c) => c.ok)).toEqual([true])
+    expect(events(r, "exit").map((e) => [e.run, e.code])).toEqual([[1, null]])
+    expect(events(r, "firestore_write").map((e) => e.doc)).toEqual(["e1"])
+    expect(events(r, "email")).toEqual([])
+    expect(runsOf(r).map((x) => [x.id, x.attempt, x.state, x.error_message])).toEqual([[1, 1, "failed_permanent", "Killed by replay"]])
   })
 
   it("rule 10, allocator restart with MAX_WORKERS lowered: the runs adopted beyond it finish, then one runs at a time", () => {
